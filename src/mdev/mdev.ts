@@ -1,0 +1,223 @@
+/**
+ * The writable side of the tree: creating and removing mediated devices, and setting a
+ * device's priority and zone. Every write needs root on a real kernel; nothing is ever
+ * chmod-ed to avoid that.
+ *
+ * @module
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { v4 as uuidv4 } from "uuid";
+import { classDirOf, DEFAULT_SYSFS_ROOT } from "../sysfs/enumerate.ts";
+import { describeCode, errnoCode, SysfsError } from "../sysfs/errors.ts";
+import { isUuid, parseDecimal, PRIORITY_MAX, PRIORITY_MIN } from "../sysfs/parse.ts";
+import { nodeReader } from "../sysfs/reader.ts";
+
+/** Where the tree is; shared by every writer. */
+export interface RootOptions {
+  /** The sysfs root; `/sys` by default. */
+  readonly root?: string;
+}
+
+/** Options of {@link createMdev}. */
+export interface CreateMdevOptions extends RootOptions {
+  /** The UUID to create; a random v4 UUID by default. */
+  readonly uuid?: string;
+}
+
+/** The priority written by {@link disableDevice}: the first value above the range. */
+export const DISABLED_PRIORITY = PRIORITY_MAX + 1;
+
+/** The largest zone id accepted by {@link setZone}. */
+export const ZONE_MAX = 0x7fffffff;
+
+function checkName(what: string, value: unknown): string {
+  if (typeof value !== "string" || value === "" || value === "." || value === ".." || value.includes("/") || value.includes("\0")) {
+    throw new TypeError(`Cannot use ${what} ${JSON.stringify(value)}: it must be a plain directory name`);
+  }
+  return value;
+}
+
+/** Writes one attribute in a single write(2), as sysfs requires; never creates the file. */
+function writeAttribute(file: string, value: string, action: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
+  } catch (e) {
+    throw writeError(e, file, action);
+  }
+  try {
+    const bytes = new TextEncoder().encode(value);
+    const n = fs.writeSync(fd, bytes, 0, bytes.length, null);
+    if (n !== bytes.length) {
+      throw new SysfsError(`Cannot ${action}: short write to ${file} (${n} of ${bytes.length} bytes)`, { code: "EIO", path: file });
+    }
+  } catch (e) {
+    if (e instanceof SysfsError) throw e;
+    throw writeError(e, file, action);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function writeError(e: unknown, file: string, action: string): SysfsError {
+  const code = errnoCode(e);
+  let why: string;
+  switch (code) {
+    case "EACCES":
+    case "EPERM":
+      why = `writing ${file} needs root (run as root, or ask an administrator to do it)`;
+      break;
+    case "ENOENT":
+      why = `${file} does not exist`;
+      break;
+    case "EEXIST":
+      why = `the kernel says it already exists (${file})`;
+      break;
+    case "ENOSPC":
+      why = `the kernel has no capacity left (${file}: ENOSPC)`;
+      break;
+    case "EINVAL":
+      why = `the kernel refused the value (${file}: EINVAL)`;
+      break;
+    case "EBUSY":
+      why = `it is in use (${file}: EBUSY); release it first`;
+      break;
+    default:
+      why = `${file}: ${describeCode(code)} (${code})`;
+  }
+  return new SysfsError(`Cannot ${action}: ${why}`, { code, path: file, cause: e });
+}
+
+function deviceDir(root: string, device: string): string {
+  const dir = path.join(classDirOf(root), checkName("device", device));
+  try {
+    if (nodeReader.kindOf(dir) === "dir") return dir;
+  } catch { /* reported below */ }
+  throw new SysfsError(`No accelerator "${device}" at ${dir} (see \`wd list\`)`, { code: "ENOENT", path: dir });
+}
+
+/**
+ * Creates a mediated device of one type by writing a UUID to the type's `create`, and
+ * returns the UUID. Checks first that the device and type exist and that the type has
+ * capacity, so a refused request changes nothing.
+ *
+ * @throws {TypeError} when the device, type or UUID is malformed.
+ * @throws {SysfsError} `ENOENT` when the device or type does not exist, `ENOSPC` when
+ *   `available_instances` is 0, `EACCES` when root is needed, `EEXIST` when the UUID is taken.
+ * @example
+ * ```ts
+ * const uuid = createMdev("acc0", "wd_dummy-copy");
+ * ```
+ */
+export function createMdev(device: string, type: string, options: CreateMdevOptions = {}): string {
+  const root = options.root ?? DEFAULT_SYSFS_ROOT;
+  const uuid = options.uuid ?? uuidv4();
+  if (typeof uuid !== "string" || !isUuid(uuid)) {
+    throw new TypeError(`Cannot create a mediated device with UUID ${JSON.stringify(uuid)}: it must look like 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001`);
+  }
+  const typeDir = path.join(deviceDir(root, device), "mdev_supported_types", checkName("type", type));
+  const action = `create a mediated device of ${device}/${type}`;
+  const avail = path.join(typeDir, "available_instances");
+  let text: string;
+  try {
+    text = nodeReader.readAttribute(avail);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") {
+      throw new SysfsError(`Cannot ${action}: no such type at ${typeDir} (see \`wd list\`)`, { code: "ENOENT", path: typeDir });
+    }
+    throw writeError(e, avail, action);
+  }
+  const n = parseDecimal(text);
+  if (!n.ok) throw new SysfsError(`Cannot ${action}: ${avail}: ${n.reason}`, { code: "EINVAL", path: avail });
+  if (n.value <= 0) {
+    throw new SysfsError(`Cannot ${action}: available_instances is ${n.value}; remove an unused mediated device first`, {
+      code: "ENOSPC",
+      path: avail,
+    });
+  }
+  writeAttribute(path.join(typeDir, "create"), uuid.toLowerCase(), action);
+  return uuid.toLowerCase();
+}
+
+/**
+ * Removes a mediated device by writing `1` to `<root>/bus/mdev/devices/<uuid>/remove`.
+ *
+ * @throws {TypeError} when the UUID is malformed.
+ * @throws {SysfsError} `ENOENT` when no such mediated device exists, `EACCES` when root is
+ *   needed, `EBUSY` when a process still holds it.
+ * @example
+ * ```ts
+ * removeMdev("83b8f4f2-509f-382f-3c1e-e6bfe0fa1001");
+ * ```
+ */
+export function removeMdev(uuid: string, options: RootOptions = {}): void {
+  if (typeof uuid !== "string" || !isUuid(uuid)) {
+    throw new TypeError(`Cannot remove mediated device ${JSON.stringify(uuid)}: it is not a UUID`);
+  }
+  const root = options.root ?? DEFAULT_SYSFS_ROOT;
+  const dir = path.join(root, "bus", "mdev", "devices", uuid.toLowerCase());
+  if (!fs.existsSync(dir)) {
+    throw new SysfsError(`Cannot remove mediated device ${uuid}: there is none at ${dir} (see \`wd list\`)`, {
+      code: "ENOENT",
+      path: dir,
+    });
+  }
+  writeAttribute(path.join(dir, "remove"), "1", `remove mediated device ${uuid}`);
+}
+
+/**
+ * Sets a device's priority (`wdev/priority`), which must be in [-100, 99]; smaller is
+ * preferred. Use {@link disableDevice} to take a device out of choice.
+ *
+ * @throws {RangeError} when the priority is not an integer in [-100, 99].
+ * @throws {SysfsError} `ENOENT` when the device does not exist, `EACCES` when root is needed.
+ * @example
+ * ```ts
+ * setPriority("acc0", -10);
+ * ```
+ */
+export function setPriority(device: string, priority: number, options: RootOptions = {}): void {
+  if (!Number.isInteger(priority) || priority < PRIORITY_MIN || priority > PRIORITY_MAX) {
+    throw new RangeError(
+      `Cannot set the priority of ${device} to ${JSON.stringify(priority)}: it must be an integer in [${PRIORITY_MIN}, ${PRIORITY_MAX}] (to take a device out of choice, disable it)`,
+    );
+  }
+  const dir = deviceDir(options.root ?? DEFAULT_SYSFS_ROOT, device);
+  writeAttribute(path.join(dir, "wdev", "priority"), String(priority), `set the priority of ${device}`);
+}
+
+/**
+ * Disables a device: writes a priority outside the range (100), so no selection picks it
+ * until {@link setPriority} sets a value in range again.
+ *
+ * @throws {SysfsError} `ENOENT` when the device does not exist, `EACCES` when root is needed.
+ * @example
+ * ```ts
+ * disableDevice("acc0");
+ * ```
+ */
+export function disableDevice(device: string, options: RootOptions = {}): void {
+  const dir = deviceDir(options.root ?? DEFAULT_SYSFS_ROOT, device);
+  writeAttribute(path.join(dir, "wdev", "priority"), String(DISABLED_PRIORITY), `disable ${device}`);
+}
+
+/**
+ * Sets a device's zone (`wdev/zone_id`, or `wdev/node_id` where only that exists).
+ *
+ * @throws {RangeError} when the zone is not an integer in [0, 2^31 - 1].
+ * @throws {SysfsError} `ENOENT` when the device does not exist, `EACCES` when root is needed.
+ * @example
+ * ```ts
+ * setZone("acc0", 1);
+ * ```
+ */
+export function setZone(device: string, zone: number, options: RootOptions = {}): void {
+  if (!Number.isInteger(zone) || zone < 0 || zone > ZONE_MAX) {
+    throw new RangeError(`Cannot set the zone of ${device} to ${JSON.stringify(zone)}: it must be an integer in [0, ${ZONE_MAX}]`);
+  }
+  const dir = deviceDir(options.root ?? DEFAULT_SYSFS_ROOT, device);
+  let file = path.join(dir, "wdev", "zone_id");
+  if (!fs.existsSync(file) && fs.existsSync(path.join(dir, "wdev", "node_id"))) file = path.join(dir, "wdev", "node_id");
+  writeAttribute(file, String(zone), `set the zone of ${device}`);
+}

@@ -1,0 +1,229 @@
+/**
+ * Step 1 of the queue inquiry: reading `<root>/class/warpdrive` into plain data.
+ *
+ * @module
+ */
+import * as path from "node:path";
+import { describeCode, errnoCode, SysfsError } from "./errors.ts";
+import type { Accelerator, AcceleratorType, Inventory } from "./model.ts";
+import {
+  isUuid,
+  LEVEL_MAX,
+  naturalCompare,
+  type Parsed,
+  parseDecimal,
+  parseFlags,
+  parseInRange,
+  parseToken,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
+} from "./parse.ts";
+import { type Entry, nodeReader, type SysfsReader } from "./reader.ts";
+
+/** The sysfs root used when none is given. */
+export const DEFAULT_SYSFS_ROOT = "/sys";
+
+/** Options of {@link enumerate}. */
+export interface EnumerateOptions {
+  /** The sysfs root; `/sys` by default. The class directory is `<root>/class/warpdrive`. */
+  readonly root?: string;
+  /**
+   * Narrow the reading to one algorithm: types whose `name` differs are read no further
+   * than their `name`, and devices with no such type keep their `wdev/` unread.
+   */
+  readonly alg?: string;
+  /** The file access to use; the real file system by default. */
+  readonly reader?: SysfsReader;
+}
+
+/** Returns `<root>/class/warpdrive`. */
+export function classDirOf(root: string): string {
+  return path.join(root, "class", "warpdrive");
+}
+
+interface Ctx {
+  readonly reader: SysfsReader;
+  readonly problems: string[];
+  readonly base: string;
+}
+
+function readValue<T>(ctx: Ctx, rel: string, parse: (t: string) => Parsed<T>, fallback?: string): T | null {
+  let file = rel;
+  let text: string;
+  try {
+    text = ctx.reader.readAttribute(path.join(ctx.base, rel));
+  } catch (e) {
+    let code = errnoCode(e);
+    if (code === "ENOENT" && fallback !== undefined) {
+      file = fallback;
+      try {
+        text = ctx.reader.readAttribute(path.join(ctx.base, fallback));
+        return check(ctx, file, parse(text));
+      } catch (e2) {
+        code = errnoCode(e2);
+        if (code === "ENOENT") {
+          ctx.problems.push(`${rel} (or ${fallback}): missing`);
+          return null;
+        }
+      }
+    }
+    ctx.problems.push(`${file}: ${code === "EFBIG" ? "larger than one page, not a sysfs attribute" : describeCode(code)}`);
+    return null;
+  }
+  return check(ctx, file, parse(text));
+}
+
+function check<T>(ctx: Ctx, file: string, p: Parsed<T>): T | null {
+  if (p.ok) return p.value;
+  ctx.problems.push(`${file}: ${p.reason}`);
+  return null;
+}
+
+const level = (t: string): Parsed<number> => parseInRange(t, 0, LEVEL_MAX);
+const count = (t: string): Parsed<number> => {
+  const p = parseDecimal(t);
+  if (p.ok && p.value < 0) return { ok: false, reason: `${p.value} is negative` };
+  return p;
+};
+
+function readType(reader: SysfsReader, dir: string, entry: Entry, alg: string | undefined): AcceleratorType {
+  const typePath = path.join(dir, entry.name);
+  const problems: string[] = [];
+  const base = {
+    type: entry.name,
+    path: typePath,
+    name: null,
+    wdType: null,
+    latency: null,
+    throughput: null,
+    flags: null,
+    availableInstances: null,
+    deviceApi: null,
+    mdevs: [],
+    problems,
+    partial: false,
+  };
+  let kind = entry.kind;
+  if (kind === "link") {
+    try {
+      kind = reader.kindOf(typePath);
+    } catch (e) {
+      problems.push(errnoCode(e) === "ENOENT" ? "dangling link" : describeCode(errnoCode(e)));
+      return base;
+    }
+  }
+  if (kind !== "dir") {
+    problems.push(kind === "file" ? "is a file, not a type directory" : "not a type directory");
+    return base;
+  }
+  const ctx: Ctx = { reader, problems, base: typePath };
+  const name = readValue(ctx, "name", parseToken);
+  if (alg !== undefined && name !== null && name !== alg) {
+    return { ...base, name, partial: true };
+  }
+  const wdType = readValue(ctx, "wd_type", parseToken);
+  const flags = readValue(ctx, "flags", parseFlags);
+  const latency = readValue(ctx, "latency", level);
+  const throughput = readValue(ctx, "throughput", level);
+  const availableInstances = readValue(ctx, "available_instances", count);
+  const deviceApi = readValue(ctx, "device_api", parseToken);
+  const mdevs: string[] = [];
+  try {
+    for (const d of reader.list(path.join(typePath, "devices"))) {
+      if (isUuid(d.name)) mdevs.push(d.name.toLowerCase());
+      else problems.push(`devices/${d.name}: not a mediated device UUID`);
+    }
+    mdevs.sort(naturalCompare);
+  } catch (e) {
+    problems.push(`devices/: ${describeCode(errnoCode(e))}`);
+  }
+  return { ...base, name, wdType, flags, latency, throughput, availableInstances, deviceApi, mdevs };
+}
+
+function readDevice(reader: SysfsReader, classDir: string, entry: Entry, alg: string | undefined): Accelerator {
+  const devPath = path.join(classDir, entry.name);
+  const problems: string[] = [];
+  const empty: Accelerator = {
+    id: entry.name,
+    path: devPath,
+    zoneId: null,
+    priority: null,
+    iommu: null,
+    enabled: false,
+    problems,
+    types: [],
+    partial: false,
+  };
+  if (entry.kind === "file") {
+    problems.push("is a file, not a device directory");
+    return empty;
+  }
+  const typesDir = path.join(devPath, "mdev_supported_types");
+  let entries: Entry[];
+  try {
+    entries = reader.list(typesDir);
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" && reader.isDanglingLink(devPath)) problems.push("dangling link");
+    else if (code === "ENOENT" || code === "ENOTDIR") {
+      let isDir = false;
+      try {
+        isDir = reader.kindOf(devPath) === "dir";
+      } catch { /* reported below */ }
+      problems.push(isDir ? "mdev_supported_types/: missing" : "not a device directory");
+    } else problems.push(`mdev_supported_types/: ${describeCode(code)}`);
+    return empty;
+  }
+  entries.sort((a, b) => naturalCompare(a.name, b.name));
+  const types = entries.map((t) => readType(reader, typesDir, t, alg));
+  if (alg !== undefined && !types.some((t) => t.name === alg)) {
+    return { ...empty, types, partial: true };
+  }
+  const ctx: Ctx = { reader, problems, base: devPath };
+  const zoneId = readValue(ctx, "wdev/zone_id", parseDecimal, "wdev/node_id");
+  const priority = readValue(ctx, "wdev/priority", parseDecimal);
+  const iommu = readValue(ctx, "wdev/iommu", count, "wdev/iommu_type");
+  const enabled = problems.length === 0 && priority !== null && priority >= PRIORITY_MIN && priority <= PRIORITY_MAX;
+  return { ...empty, zoneId, priority, iommu, enabled, types };
+}
+
+/**
+ * Reads the WarpDrive class directory into plain data (step 1 of the inquiry).
+ *
+ * Bad content never aborts the enumeration: a device or type whose attribute is missing,
+ * unreadable or does not parse is kept with a readable reason in `problems`, and is never
+ * chosen. Only a missing or unreadable class directory is an error.
+ *
+ * @throws {SysfsError} `ENOENT` when `<root>/class/warpdrive` does not exist (no
+ *   WarpDrive driver loaded, or a wrong root); `ENOTDIR` or `EACCES` when it cannot be
+ *   listed.
+ * @example
+ * ```ts
+ * const inv = enumerate({ root: "/sys", alg: "zlib" });
+ * for (const d of inv.devices) console.log(d.id, d.priority, d.types.map((t) => t.name));
+ * ```
+ */
+export function enumerate(options: EnumerateOptions = {}): Inventory {
+  const root = options.root ?? DEFAULT_SYSFS_ROOT;
+  const reader = options.reader ?? nodeReader;
+  const alg = options.alg;
+  if (alg !== undefined && (typeof alg !== "string" || alg.trim() === "")) {
+    throw new TypeError(`Cannot enumerate for algorithm ${JSON.stringify(alg)}: it must be a non-empty string`);
+  }
+  const classDir = classDirOf(root);
+  let entries: Entry[];
+  try {
+    entries = reader.list(classDir);
+  } catch (e) {
+    const code = errnoCode(e);
+    const what = code === "ENOENT"
+      ? `No accelerator class directory at ${classDir}: no WarpDrive driver is loaded, or the sysfs root is wrong (set it with --sysfs or WD_SYSFS_ROOT)`
+      : code === "ENOTDIR"
+      ? `Cannot enumerate accelerators: ${classDir} is not a directory`
+      : `Cannot enumerate accelerators: ${classDir} ${describeCode(code)}`;
+    throw new SysfsError(what, { code, path: classDir, cause: e });
+  }
+  entries.sort((a, b) => naturalCompare(a.name, b.name));
+  const devices = entries.map((e) => readDevice(reader, classDir, e, alg));
+  return { root, classDir, devices, alg: alg ?? null };
+}

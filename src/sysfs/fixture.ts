@@ -1,0 +1,130 @@
+/**
+ * A builder of WarpDrive sysfs trees in a temporary directory, laid out as the kernel
+ * lays them out (class entries are links to device directories), so code that reads the
+ * tree can be tried without an accelerator or a kernel module.
+ *
+ * @module
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { formatFlags } from "./parse.ts";
+
+/** An attribute value: a number (written in the kernel's format), raw text, or `null` to leave the file out. */
+export type AttrValue = number | string | null;
+
+/** One type directory to build. Unset attributes get sound defaults. */
+export interface FixtureType {
+  /** The directory name; `wd_dummy-<name>` by default. */
+  readonly dir?: string;
+  /** `name`; required unless `dir` is given and the name is left out on purpose. */
+  readonly name?: AttrValue;
+  /** `wd_type`, default `"dummy"`. */
+  readonly wdType?: AttrValue;
+  /** `flags`, a number is written in hex with `0x`; default `0x3`. */
+  readonly flags?: AttrValue;
+  /** `latency`, default 10. */
+  readonly latency?: AttrValue;
+  /** `throughput`, default 10. */
+  readonly throughput?: AttrValue;
+  /** `available_instances`, default 4. */
+  readonly availableInstances?: AttrValue;
+  /** `device_api`, default `"wd_dummy_v1"`. */
+  readonly deviceApi?: AttrValue;
+  /** UUIDs of existing mediated devices. */
+  readonly mdevs?: readonly string[];
+}
+
+/** One accelerator to build. */
+export interface FixtureDevice {
+  /** The device id (entry name in the class directory). */
+  readonly id: string;
+  /** `wdev/zone_id`, default 0. */
+  readonly zoneId?: AttrValue;
+  /** `wdev/priority`, default 0. */
+  readonly priority?: AttrValue;
+  /** `wdev/iommu`, default 3 (VFIO_TYPE1v2_IOMMU). */
+  readonly iommu?: AttrValue;
+  /** Its types. */
+  readonly types?: readonly FixtureType[];
+}
+
+/** What {@link makeSysfs} builds. */
+export interface FixtureSpec {
+  /** The accelerators. */
+  readonly devices: readonly FixtureDevice[];
+  /** The directory to build in; a new temporary directory by default. */
+  readonly dir?: string;
+}
+
+/** A built tree; `close()` (or `using`) removes it. */
+export interface Fixture extends Disposable {
+  /** The sysfs root to pass as `root` / `--sysfs`. */
+  readonly root: string;
+  /** Removes the tree. Idempotent. */
+  close(): void;
+}
+
+function write(file: string, value: AttrValue | undefined, fallback: AttrValue, format?: (n: number) => string): void {
+  const v = value === undefined ? fallback : value;
+  if (v === null) return;
+  fs.writeFileSync(file, typeof v === "number" ? `${format ? format(v) : String(v)}\n` : v);
+}
+
+/**
+ * Builds a WarpDrive sysfs tree:
+ * `<root>/devices/warpdrive/<id>/` with `wdev/` and `mdev_supported_types/`,
+ * `<root>/class/warpdrive/<id>` linking to it, and for each mediated device
+ * `<root>/bus/mdev/devices/<uuid>/remove`.
+ *
+ * @example
+ * ```ts
+ * using tree = makeSysfs({ devices: [{ id: "acc0", types: [{ name: "copy" }] }] });
+ * const inv = enumerate({ root: tree.root });
+ * ```
+ */
+export function makeSysfs(spec: FixtureSpec): Fixture {
+  const root = spec.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "wd-sysfs-"));
+  const classDir = path.join(root, "class", "warpdrive");
+  const devicesDir = path.join(root, "devices", "warpdrive");
+  const mdevBus = path.join(root, "bus", "mdev", "devices");
+  fs.mkdirSync(classDir, { recursive: true });
+  fs.mkdirSync(devicesDir, { recursive: true });
+  fs.mkdirSync(mdevBus, { recursive: true });
+  for (const d of spec.devices) {
+    const dev = path.join(devicesDir, d.id);
+    fs.mkdirSync(path.join(dev, "wdev"), { recursive: true });
+    fs.symlinkSync(path.join("..", "..", "devices", "warpdrive", d.id), path.join(classDir, d.id));
+    write(path.join(dev, "wdev", "zone_id"), d.zoneId, 0);
+    write(path.join(dev, "wdev", "priority"), d.priority, 0);
+    write(path.join(dev, "wdev", "iommu"), d.iommu, 3);
+    const typesDir = path.join(dev, "mdev_supported_types");
+    fs.mkdirSync(typesDir);
+    for (const t of d.types ?? []) {
+      const dir = path.join(typesDir, t.dir ?? `wd_dummy-${String(t.name)}`);
+      fs.mkdirSync(path.join(dir, "devices"), { recursive: true });
+      write(path.join(dir, "name"), t.name, null);
+      write(path.join(dir, "wd_type"), t.wdType, "dummy");
+      write(path.join(dir, "flags"), t.flags, 0x3, formatFlags);
+      write(path.join(dir, "latency"), t.latency, 10);
+      write(path.join(dir, "throughput"), t.throughput, 10);
+      write(path.join(dir, "available_instances"), t.availableInstances, 4);
+      write(path.join(dir, "device_api"), t.deviceApi, "wd_dummy_v1");
+      fs.writeFileSync(path.join(dir, "create"), "");
+      for (const uuid of t.mdevs ?? []) {
+        const mdev = path.join(dev, uuid);
+        fs.mkdirSync(mdev, { recursive: true });
+        fs.writeFileSync(path.join(mdev, "remove"), "");
+        fs.symlinkSync(path.join("..", "..", "..", uuid), path.join(dir, "devices", uuid));
+        fs.symlinkSync(path.relative(mdevBus, mdev), path.join(mdevBus, uuid));
+      }
+    }
+  }
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    fs.rmSync(root, { recursive: true, force: true });
+  };
+  return { root, close, [Symbol.dispose]: close };
+}

@@ -1,0 +1,74 @@
+/**
+ * The plain, immutable data that {@link enumerate} reads from `/sys/class/warpdrive`.
+ *
+ * @module
+ */
+
+/**
+ * One mediated-device type of an accelerator:
+ * `<dev_id>/mdev_supported_types/<dev_drv>-<algo_type>/`.
+ *
+ * A value that could not be read or parsed is `null`, and `problems` says why; a type with
+ * problems is never chosen. When an enumeration was narrowed to one algorithm, a type of
+ * another algorithm carries only its `name` and has `partial` set.
+ */
+export interface AcceleratorType {
+  /** The type directory name, `<dev_drv>-<algo_type>`. */
+  readonly type: string;
+  /** Absolute path of the type directory. */
+  readonly path: string;
+  /** The algorithm (`name` attribute): the value to rely on, not the directory name. */
+  readonly name: string | null;
+  /** The WarpDrive type (`wd_type`), e.g. `"crypto"`. */
+  readonly wdType: string | null;
+  /** Latency level in [0, 99]; lower is better. */
+  readonly latency: number | null;
+  /** Throughput level in [0, 99]; higher is better. */
+  readonly throughput: number | null;
+  /** The 32-bit capability mask (`flags`, hex in sysfs). */
+  readonly flags: number | null;
+  /** How many more mediated devices can be created (`available_instances`). */
+  readonly availableInstances: number | null;
+  /** The queue API version string (`device_api`) that selects the user-space driver. */
+  readonly deviceApi: string | null;
+  /** UUIDs of the existing mediated devices of this type (`devices/`), in natural order. */
+  readonly mdevs: readonly string[];
+  /** Readable reasons why this type cannot be chosen; empty when it is sound. */
+  readonly problems: readonly string[];
+  /** True when only `name` was read because the type offers another algorithm. */
+  readonly partial: boolean;
+}
+
+/** One accelerator: `<root>/class/warpdrive/<dev_id>/`. */
+export interface Accelerator {
+  /** The device id, the entry name in the class directory. */
+  readonly id: string;
+  /** Path of the entry in the class directory. */
+  readonly path: string;
+  /** `wdev/zone_id` (fallback `wdev/node_id`). */
+  readonly zoneId: number | null;
+  /** `wdev/priority`: smaller is preferred; outside [-100, 99] the device is disabled. */
+  readonly priority: number | null;
+  /** `wdev/iommu` (fallback `wdev/iommu_type`): the VFIO IOMMU type number. */
+  readonly iommu: number | null;
+  /** True when the priority is inside [-100, 99]. A device with problems is not enabled. */
+  readonly enabled: boolean;
+  /** Readable reasons why this device cannot be chosen; empty when it is sound. */
+  readonly problems: readonly string[];
+  /** Its mediated-device types, in natural order of directory name. */
+  readonly types: readonly AcceleratorType[];
+  /** True when the `wdev/` attributes were not read because no type matched the question. */
+  readonly partial: boolean;
+}
+
+/** Everything one enumeration found. */
+export interface Inventory {
+  /** The sysfs root the tree was read from (`/sys` by default). */
+  readonly root: string;
+  /** The class directory, `<root>/class/warpdrive`. */
+  readonly classDir: string;
+  /** The accelerators, in natural order of device id. */
+  readonly devices: readonly Accelerator[];
+  /** The algorithm the enumeration was narrowed to, if any. */
+  readonly alg: string | null;
+}

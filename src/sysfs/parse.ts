@@ -1,0 +1,165 @@
+/**
+ * Pure parsers for the values found in a WarpDrive sysfs tree.
+ *
+ * Every parser takes the raw text of one attribute file and returns either the value or
+ * a readable reason why the text is not acceptable. None of them throws on bad input:
+ * sysfs content is data, and bad data excludes one device or type, never the whole
+ * enumeration.
+ *
+ * @module
+ */
+
+/** The result of parsing one attribute: a value, or the reason the text was refused. */
+export type Parsed<T> = { readonly ok: true; readonly value: T } | {
+  readonly ok: false;
+  readonly reason: string;
+};
+
+/** The priority range of the spec: values outside it disable a device. */
+export const PRIORITY_MIN = -100;
+/** The highest priority value that still lets a device be chosen. */
+export const PRIORITY_MAX = 99;
+/** Latency and throughput levels are in [0, LEVEL_MAX]; 10 is average. */
+export const LEVEL_MAX = 99;
+
+/** Framework flag bit 0: the queue can be shared by every process. */
+export const WD_CAPA_SHARE_ALL = 0x1;
+/** Framework flag bit 1: the queue accepts scatter-gather memory. */
+export const WD_CAPA_SGL_MEM = 0x2;
+
+const DECIMAL = /^[+-]?[0-9]+$/;
+const HEX = /^(?:0[xX])?([0-9a-fA-F]+)$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function quote(text: string): string {
+  const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  return JSON.stringify(shown);
+}
+
+/**
+ * Parses a decimal integer attribute (`priority`, `zone_id`, `latency`, …), trimmed of
+ * white space.
+ *
+ * @example
+ * ```ts
+ * parseDecimal(" -5\n"); // { ok: true, value: -5 }
+ * parseDecimal("high");  // { ok: false, reason: 'not a decimal integer: "high"' }
+ * ```
+ */
+export function parseDecimal(text: string): Parsed<number> {
+  const t = text.trim();
+  if (t === "") return { ok: false, reason: "empty" };
+  if (!DECIMAL.test(t)) return { ok: false, reason: `not a decimal integer: ${quote(t)}` };
+  const value = Number(t);
+  if (!Number.isSafeInteger(value)) return { ok: false, reason: `integer out of range: ${quote(t)}` };
+  return { ok: true, value };
+}
+
+/**
+ * Parses a decimal integer that must lie in `[min, max]`.
+ *
+ * @example
+ * ```ts
+ * parseInRange("12", 0, 99); // { ok: true, value: 12 }
+ * parseInRange("120", 0, 99); // { ok: false, reason: "120 is outside [0, 99]" }
+ * ```
+ */
+export function parseInRange(text: string, min: number, max: number): Parsed<number> {
+  const p = parseDecimal(text);
+  if (!p.ok) return p;
+  if (p.value < min || p.value > max) {
+    return { ok: false, reason: `${p.value} is outside [${min}, ${max}]` };
+  }
+  return p;
+}
+
+/**
+ * Parses the `flags` attribute: a 32-bit mask in hex, with or without `0x`.
+ *
+ * @example
+ * ```ts
+ * parseFlags("0x3"); // { ok: true, value: 3 }
+ * parseFlags("ff");  // { ok: true, value: 255 }
+ * ```
+ */
+export function parseFlags(text: string): Parsed<number> {
+  const t = text.trim();
+  if (t === "") return { ok: false, reason: "empty" };
+  const m = HEX.exec(t);
+  if (!m || m[1] === undefined) return { ok: false, reason: `not a hex number: ${quote(t)}` };
+  const digits = m[1].replace(/^0+(?=.)/, "");
+  if (digits.length > 8) return { ok: false, reason: `wider than 32 bits: ${quote(t)}` };
+  return { ok: true, value: parseInt(digits, 16) >>> 0 };
+}
+
+/**
+ * Parses a plain text attribute (`name`, `wd_type`, `device_api`): trimmed, one line,
+ * not empty, printable.
+ *
+ * @example
+ * ```ts
+ * parseToken("copy\n"); // { ok: true, value: "copy" }
+ * ```
+ */
+export function parseToken(text: string): Parsed<string> {
+  const t = text.trim();
+  if (t === "") return { ok: false, reason: "empty" };
+  if (t.length > 256) return { ok: false, reason: `longer than 256 characters` };
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f\s]/.test(t)) return { ok: false, reason: `not a single printable word: ${quote(t)}` };
+  return { ok: true, value: t };
+}
+
+/**
+ * Tells whether a string is a UUID in the canonical 8-4-4-4-12 form, the form the mdev
+ * core accepts in `create` and uses for device names.
+ *
+ * @example
+ * ```ts
+ * isUuid("83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"); // true
+ * ```
+ */
+export function isUuid(text: string): boolean {
+  return UUID.test(text);
+}
+
+/**
+ * Compares two names in natural order, so that `acc2` sorts before `acc10`.
+ *
+ * @example
+ * ```ts
+ * ["acc10", "acc2"].sort(naturalCompare); // ["acc2", "acc10"]
+ * ```
+ */
+export function naturalCompare(a: string, b: string): number {
+  const ra = a.match(/\d+|\D+/g) ?? [];
+  const rb = b.match(/\d+|\D+/g) ?? [];
+  const n = Math.min(ra.length, rb.length);
+  for (let i = 0; i < n; i++) {
+    const x = ra[i] as string;
+    const y = rb[i] as string;
+    if (x === y) continue;
+    const dx = /^\d/.test(x);
+    const dy = /^\d/.test(y);
+    if (dx && dy) {
+      const d = Number(x) - Number(y);
+      if (d !== 0) return d;
+      return x.length - y.length;
+    }
+    return x < y ? -1 : 1;
+  }
+  if (ra.length !== rb.length) return ra.length - rb.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Formats a flag mask the way sysfs shows it.
+ *
+ * @example
+ * ```ts
+ * formatFlags(3); // "0x3"
+ * ```
+ */
+export function formatFlags(flags: number): string {
+  return `0x${(flags >>> 0).toString(16)}`;
+}
