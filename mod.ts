@@ -60,3 +60,38 @@ export {
 } from "./src/mdev/mdev.ts";
 export { findDriver, registerDriver, registeredDeviceApis, unregisterDriver, type UserDriver } from "./src/drivers/registry.ts";
 export { VERSION } from "./src/version.ts";
+export {
+  type DummyCompletion,
+  type DummyHandle,
+  type DummyRequest,
+  wdDummyV1Driver,
+} from "./src/drivers/wd_dummy_v1.ts";
+export type { DriverContext } from "./src/drivers/registry.ts";
+export {
+  Queue,
+  QueueFullError,
+  type QueueIdentity,
+  QueueReleasedError,
+  type QueueWaitOptions,
+} from "./src/queue/queue.ts";
+export { type InquiryStep, type QueueOptions, requestQueue } from "./src/queue/request.ts";
+export type { DeviceOpener, DevicePort, QueueDmaOptions } from "./src/queue/_port.ts";
+export * from "./src/vfio/mod.ts";
+export {
+  checkMemlock,
+  ClosedError,
+  closeAll,
+  errnoName,
+  errnoValue,
+  EventFd,
+  Fd,
+  type MapFileOptions,
+  MappedMemory,
+  memfdCreate,
+  memlockStatus,
+  type MemlockStatus,
+  pageSize,
+  SyscallError,
+  type SyscallContext,
+  type WaitOptions,
+} from "./src/sys/mod.ts";

@@ -5,36 +5,83 @@
  *
  * @module
  */
+import type { MappedMemory } from "../sys/mman.ts";
+import { wdDummyV1Driver } from "./wd_dummy_v1.ts";
 
 /**
- * A user-space driver: what speaks the queue protocol of one `device_api`.
- * Queue operations are added to this interface by the queue layer; the registry only
- * needs the key.
+ * What a driver is given when a queue opens: the mediated device, already opened through
+ * VFIO, and a way to map its regions. Mappings made here belong to the queue, which
+ * unmaps them when it is released, after the driver's `close`.
  */
-export interface UserDriver {
+export interface DriverContext {
+  /** The algorithm of the queue (the type's `name`). */
+  readonly alg: string;
+  /** The mediated device's UUID (or the VFIO device name). */
+  readonly device: string;
+  /** The number of regions the VFIO device reports. */
+  readonly regionCount: number;
+  /** Maps a whole region of the device, checked against its region info. */
+  mapRegion(index: number): MappedMemory;
+}
+
+/**
+ * A user-space driver: what speaks the queue protocol of one `device_api`. One object,
+ * every method required; the queue checks its own state before calling any of them, so a
+ * driver never sees a call after `close`.
+ *
+ * @typeParam H The driver's per-queue state, returned by `open`.
+ * @typeParam Req A request, as the driver accepts it.
+ * @typeParam Cpl A completion, as the driver reports it.
+ */
+export interface UserDriver<H = unknown, Req = unknown, Cpl = unknown> {
   /** The `device_api` string this driver speaks, e.g. `"wd_dummy_v1"`. */
   readonly deviceApi: string;
   /** One line saying what the driver is for. */
   readonly description: string;
+  /** Maps what it needs, checks the device, and returns the per-queue state. */
+  open(ctx: DriverContext): H;
+  /**
+   * Writes as many of `requests` as the rings take, then rings the doorbell once, and
+   * returns how many were queued (0 when the ring is full).
+   */
+  submit(handle: H, requests: readonly Req[]): number;
+  /** Returns up to `max` completions without blocking; an empty array when none is ready. */
+  poll(handle: H, max: number): Cpl[];
+  /** Forgets the queue; the mappings are unmapped by the queue afterwards. */
+  close(handle: H): void;
 }
 
-const drivers = new Map<string, UserDriver>();
+// deno-lint-ignore no-explicit-any
+const drivers = new Map<string, UserDriver<any, any, any>>([[wdDummyV1Driver.deviceApi, wdDummyV1Driver]]);
 
 /**
  * Registers a user-space driver for its `device_api`. A second driver for the same api
  * replaces nothing: it throws, so two libraries cannot silently fight over one api.
  *
- * @throws {TypeError} when `deviceApi` is empty or not one printable word.
+ * @throws {TypeError} when `deviceApi` is empty or not one printable word, or a method is missing.
  * @throws {Error} when a driver for that api is already registered.
  * @example
  * ```ts
- * registerDriver({ deviceApi: "my_accel_v1", description: "prototype driver" });
+ * registerDriver({
+ *   deviceApi: "my_accel_v1",
+ *   description: "prototype driver",
+ *   open: (ctx) => ({ regs: ctx.mapRegion(0) }),
+ *   submit: (h, reqs) => 0,
+ *   poll: (h, max) => [],
+ *   close: (h) => {},
+ * });
  * ```
  */
-export function registerDriver(driver: UserDriver): void {
+// deno-lint-ignore no-explicit-any
+export function registerDriver(driver: UserDriver<any, any, any>): void {
   const api = driver?.deviceApi;
   if (typeof api !== "string" || !/^[\x21-\x7e]+$/.test(api)) {
     throw new TypeError(`Cannot register a driver for device_api ${JSON.stringify(api)}: it must be one printable word`);
+  }
+  for (const m of ["open", "submit", "poll", "close"] as const) {
+    if (typeof driver[m] !== "function") {
+      throw new TypeError(`Cannot register the driver for device_api "${api}": it has no ${m}() method`);
+    }
   }
   if (drivers.has(api)) {
     throw new Error(`Cannot register a driver for device_api "${api}": one is already registered (unregister it first)`);
@@ -62,7 +109,8 @@ export function unregisterDriver(deviceApi: string): boolean {
  * const d = findDriver("wd_dummy_v1");
  * ```
  */
-export function findDriver(deviceApi: string): UserDriver | undefined {
+// deno-lint-ignore no-explicit-any
+export function findDriver(deviceApi: string): UserDriver<any, any, any> | undefined {
   return drivers.get(deviceApi);
 }
 

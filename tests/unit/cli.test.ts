@@ -105,12 +105,18 @@ describe("wd pick", () => {
     expect(r.err).toContain("  - acc1/wd_dummy-copy: rejected: no mediated device exists");
     expect(r.err).toContain("  - acc2/wd_dummy-copy: rejected: bad device attributes");
   });
+  test("without --api the registered drivers' apis are accepted (wd_dummy_v1 is built in)", () => {
+    using tree = sample();
+    const r = wd(["pick", "--alg", "copy", "--json", "--sysfs", tree.root]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).deviceApi).toBe("wd_dummy_v1");
+  });
   test("nothing matched exits 1 and says why for each candidate", () => {
     using tree = sample();
-    const r = wd(["pick", "--alg", "copy", "--sysfs", tree.root]);
+    const r = wd(["pick", "--alg", "copy", "--api", "acme_v2", "--sysfs", tree.root]);
     expect(r.code).toBe(1);
     expect(r.err).toStartWith('wd: No accelerator offers "copy" that can be used: 3 candidate(s) rejected\n');
-    expect(r.err).toContain('acc0/wd_dummy-copy: no user-space driver for device_api "wd_dummy_v1"');
+    expect(r.err).toContain('acc0/wd_dummy-copy: no user-space driver for device_api "wd_dummy_v1" (accepted: "acme_v2")');
     expect(r.err).not.toContain("    at ");
   });
   test("bad usage exits 2 with one line", () => {

@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { findDriver, registerDriver, registeredDeviceApis, unregisterDriver } from "../../src/drivers/registry.ts";
+import { driverFor } from "./_drivers.ts";
 
 afterEach(() => {
   unregisterDriver("test_api_v1");
@@ -8,27 +9,32 @@ afterEach(() => {
 
 test("a registered driver is found by its device_api and listed, sorted", () => {
   const before = registeredDeviceApis();
-  const d = { deviceApi: "test_api_v2", description: "two" };
+  const d = driverFor("test_api_v2");
   registerDriver(d);
-  registerDriver({ deviceApi: "test_api_v1", description: "one" });
+  registerDriver(driverFor("test_api_v1", "one"));
   expect(findDriver("test_api_v2")).toBe(d);
   expect(registeredDeviceApis()).toEqual([...before, "test_api_v1", "test_api_v2"].sort());
 });
 
 test("a second driver for the same api is refused", () => {
-  registerDriver({ deviceApi: "test_api_v1", description: "one" });
-  expect(() => registerDriver({ deviceApi: "test_api_v1", description: "again" })).toThrow(/already registered/);
+  registerDriver(driverFor("test_api_v1", "one"));
+  expect(() => registerDriver(driverFor("test_api_v1", "again"))).toThrow(/already registered/);
   expect(findDriver("test_api_v1")?.description).toBe("one");
 });
 
 test("unregisterDriver removes it and says whether it was there", () => {
-  registerDriver({ deviceApi: "test_api_v1", description: "one" });
+  registerDriver(driverFor("test_api_v1", "one"));
   expect(unregisterDriver("test_api_v1")).toBe(true);
   expect(unregisterDriver("test_api_v1")).toBe(false);
   expect(findDriver("test_api_v1")).toBeUndefined();
 });
 
 test("an empty or multi-word device_api is a TypeError", () => {
-  expect(() => registerDriver({ deviceApi: "", description: "" })).toThrow(TypeError);
-  expect(() => registerDriver({ deviceApi: "a b", description: "" })).toThrow(TypeError);
+  expect(() => registerDriver(driverFor(""))).toThrow(TypeError);
+  expect(() => registerDriver(driverFor("a b"))).toThrow(TypeError);
+});
+
+test("a driver missing a method is a TypeError naming it", () => {
+  const { poll: _poll, ...partial } = driverFor("test_api_v1");
+  expect(() => registerDriver(partial as never)).toThrow(/no poll\(\) method/);
 });

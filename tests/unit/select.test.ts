@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { registerDriver, registeredDeviceApis, unregisterDriver } from "../../src/drivers/registry.ts";
+import { driverFor } from "./_drivers.ts";
 import { type Criteria, NoAcceleratorError, select, type Selection } from "../../src/select/select.ts";
 import { enumerate } from "../../src/sysfs/enumerate.ts";
 import { type FixtureDevice, makeSysfs } from "../../src/sysfs/fixture.ts";
@@ -75,7 +76,7 @@ describe("step 4: device_api needs a user-space driver", () => {
     const inv = enumerate({ root: tree.root });
     expect(registeredDeviceApis()).not.toContain("proto_v9");
     expect(() => select(inv, { alg: "copy" })).toThrow(/no user-space driver for device_api "proto_v9"/);
-    registerDriver({ deviceApi: "proto_v9", description: "test" });
+    registerDriver(driverFor("proto_v9"));
     expect(select(inv, { alg: "copy" }).device.id).toBe("a");
   });
   test("an explicit apis list replaces the registered set", () => {

@@ -1,0 +1,251 @@
+/**
+ * The user-space driver of `wd_dummy_v1`, the ring protocol of the project's dummy
+ * WarpDrive accelerator (layout in `wd_dummy_v1_layout.ts`, prose in
+ * `tests/kmod/PROTOCOL.md`).
+ *
+ * Two regions: a control page (doorbell and status registers) and the queue memory (a
+ * request ring, then a completion ring). Indexes are free-running u32 counters; a slot is
+ * `index & (entries - 1)`.
+ *
+ * @module
+ */
+import type { MappedMemory } from "../sys/mman.ts";
+import type { DriverContext, UserDriver } from "./registry.ts";
+import * as L from "./wd_dummy_v1_layout.ts";
+
+/** A request. IOVAs are addresses mapped for the queue (`DmaBuffer.iova`). */
+export interface DummyRequest {
+  /** `"copy"`, `"csum"`, `"nop"`, or a raw opcode number (to try what the device refuses). */
+  readonly op: "copy" | "csum" | "nop" | number;
+  /** The caller's cookie, echoed in the completion (u32). */
+  readonly id: number;
+  /** Source IOVA. */
+  readonly src?: bigint | number;
+  /** Destination IOVA (copy only). */
+  readonly dst?: bigint | number;
+  /** Length in bytes. */
+  readonly len?: number;
+  /** Raw `flags` field; 0 in v1 (anything else gets an error completion). */
+  readonly flags?: number;
+}
+
+/** A completion. */
+export interface DummyCompletion {
+  /** The request's id, or 0xffffffff for a doorbell error. */
+  readonly id: number;
+  /** `WD_DUMMY_V1_ST_*`; 0 is success. */
+  readonly status: number;
+  /** The status as a word: `"ok"`, `"bad-opcode"`, `"bad-field"`, `"bad-len"`, `"bad-iova"`, `"bad-index"`, `"overlap"`. */
+  readonly statusName: string;
+  /** The opcode the device read. */
+  readonly opcode: number;
+  /** Copy: bytes copied; csum: the CRC-32; otherwise 0 (see the protocol). */
+  readonly result: number;
+  /** Free-running request index the completion answers. */
+  readonly sqIndex: number;
+}
+
+/** The driver's per-queue state. */
+export interface DummyHandle {
+  readonly ctrl: MappedMemory;
+  readonly queue: MappedMemory;
+  /** The control page as u32 registers (typed-array element access; never DataView). */
+  readonly regs: Uint32Array;
+  /** The request ring as u32 words. */
+  readonly sq: Uint32Array;
+  /** The completion ring as u32 words. */
+  readonly cq: Uint32Array;
+  readonly sqMask: number;
+  readonly cqMask: number;
+  readonly sqEntries: number;
+  readonly cqEntries: number;
+  /** The queue's own opcode (copy or csum). */
+  readonly algoOp: number;
+  sqTail: number;
+  cqHead: number;
+}
+
+const OPS: Record<string, number> = { copy: L.WD_DUMMY_V1_OP_COPY, csum: L.WD_DUMMY_V1_OP_CSUM, nop: L.WD_DUMMY_V1_OP_NOP };
+const STATUS_NAMES = ["ok", "bad-opcode", "bad-field", "bad-len", "bad-iova", "bad-index", "overlap"];
+const REQ_WORDS = L.WD_DUMMY_V1_REQ_SIZE / 4;
+const CPL_WORDS = L.WD_DUMMY_V1_CPL_SIZE / 4;
+const R_DOORBELL = L.WD_DUMMY_V1_REG_DOORBELL / 4;
+const R_CQ_HEAD = L.WD_DUMMY_V1_REG_CQ_HEAD / 4;
+const R_SQ_HEAD = L.WD_DUMMY_V1_REG_SQ_HEAD / 4;
+const R_CQ_TAIL = L.WD_DUMMY_V1_REG_CQ_TAIL / 4;
+const TWO32 = 2 ** 32;
+
+function u64(what: string, v: bigint | number | undefined): number {
+  if (v === undefined) return 0;
+  const n = typeof v === "bigint" ? Number(v) : v;
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new RangeError(`Cannot queue a request with ${what} ${JSON.stringify(String(v))}: it must be a non-negative integer below 2^53`);
+  }
+  return n;
+}
+
+function u32(what: string, v: number | undefined): number {
+  if (v === undefined) return 0;
+  if (!Number.isInteger(v) || v < 0 || v >= TWO32) {
+    throw new RangeError(`Cannot queue a request with ${what} ${JSON.stringify(v)}: it must be a 32-bit unsigned integer`);
+  }
+  return v;
+}
+
+function opcodeOf(op: DummyRequest["op"]): number {
+  if (typeof op === "number") {
+    if (!Number.isInteger(op) || op < 0 || op > 0xffff) throw new RangeError(`Cannot queue opcode ${op}: it must be a 16-bit unsigned integer`);
+    return op;
+  }
+  const n = OPS[op];
+  if (n === undefined) throw new RangeError(`Cannot queue operation ${JSON.stringify(op)}: use "copy", "csum" or "nop"`);
+  return n;
+}
+
+function powerOfTwo(n: number): boolean {
+  return n > 0 && (n & (n - 1)) === 0;
+}
+
+/** Opens the queue: maps both regions and checks the device says what this driver speaks. */
+function open(ctx: DriverContext): DummyHandle {
+  if (ctx.regionCount < L.WD_DUMMY_V1_NUM_REGIONS) {
+    throw new Error(`Cannot open ${ctx.device} as wd_dummy_v1: it has ${ctx.regionCount} regions, the protocol needs ${L.WD_DUMMY_V1_NUM_REGIONS}`);
+  }
+  const ctrl = ctx.mapRegion(L.WD_DUMMY_V1_CTRL_REGION);
+  const queue = ctx.mapRegion(L.WD_DUMMY_V1_QUEUE_REGION);
+  const magic = ctrl.read32(L.WD_DUMMY_V1_REG_MAGIC);
+  const version = ctrl.read32(L.WD_DUMMY_V1_REG_VERSION);
+  if (magic !== L.WD_DUMMY_V1_MAGIC || version !== L.WD_DUMMY_V1_VERSION) {
+    throw new Error(
+      `Cannot open ${ctx.device} as wd_dummy_v1: magic 0x${magic.toString(16)} version ${version}, expected 0x${L.WD_DUMMY_V1_MAGIC.toString(16)} version ${L.WD_DUMMY_V1_VERSION}`,
+    );
+  }
+  const sqEntries = ctrl.read32(L.WD_DUMMY_V1_REG_SQ_ENTRIES);
+  const cqEntries = ctrl.read32(L.WD_DUMMY_V1_REG_CQ_ENTRIES);
+  const sqOffset = ctrl.read32(L.WD_DUMMY_V1_REG_SQ_OFFSET);
+  const cqOffset = ctrl.read32(L.WD_DUMMY_V1_REG_CQ_OFFSET);
+  const sqBytes = sqEntries * L.WD_DUMMY_V1_REQ_SIZE;
+  const cqBytes = cqEntries * L.WD_DUMMY_V1_CPL_SIZE;
+  if (
+    !powerOfTwo(sqEntries) || !powerOfTwo(cqEntries) || sqOffset % 8 !== 0 || cqOffset % 8 !== 0 ||
+    sqOffset + sqBytes > queue.size || cqOffset + cqBytes > queue.size ||
+    (sqOffset < cqOffset + cqBytes && cqOffset < sqOffset + sqBytes)
+  ) {
+    throw new Error(
+      `Cannot open ${ctx.device} as wd_dummy_v1: ring geometry does not fit the ${queue.size}-byte queue region (sq ${sqEntries}@0x${sqOffset.toString(16)}, cq ${cqEntries}@0x${cqOffset.toString(16)})`,
+    );
+  }
+  const regs = ctrl.view(Uint32Array, 0, L.WD_DUMMY_V1_CTRL_SIZE / 4);
+  return {
+    ctrl,
+    queue,
+    regs,
+    sq: queue.view(Uint32Array, sqOffset, sqBytes / 4),
+    cq: queue.view(Uint32Array, cqOffset, cqBytes / 4),
+    sqMask: sqEntries - 1,
+    cqMask: cqEntries - 1,
+    sqEntries,
+    cqEntries,
+    algoOp: ctrl.read32(L.WD_DUMMY_V1_REG_ALGO_OP),
+    // Start where the device is: after a reclaim both are 0; they are what the last
+    // user of this mediated device stored.
+    sqTail: Atomics.load(regs, R_DOORBELL),
+    cqHead: Atomics.load(regs, R_CQ_HEAD),
+  };
+}
+
+/** Checks and encodes a request into eight u32 words. Throws before anything is written. */
+function encode(r: DummyRequest, out: Uint32Array, at: number): void {
+  if (r === null || typeof r !== "object") throw new TypeError("Cannot queue a request: it must be an object");
+  const opcode = opcodeOf(r.op);
+  const flags = r.flags ?? 0;
+  if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff) throw new RangeError(`Cannot queue flags ${flags}: they must be a 16-bit unsigned integer`);
+  const src = u64("src", r.src);
+  const dst = u64("dst", r.dst);
+  out[at] = opcode | (flags << 16);
+  out[at + 1] = u32("id", r.id);
+  out[at + 2] = src >>> 0;
+  out[at + 3] = Math.floor(src / TWO32);
+  out[at + 4] = dst >>> 0;
+  out[at + 5] = Math.floor(dst / TWO32);
+  out[at + 6] = u32("len", r.len);
+  out[at + 7] = 0;
+}
+
+const scratch = new Uint32Array(REQ_WORDS);
+
+function submit(h: DummyHandle, requests: readonly DummyRequest[]): number {
+  const sqHead = Atomics.load(h.regs, R_SQ_HEAD);
+  const sqFree = h.sqEntries - ((h.sqTail - sqHead) >>> 0);
+  // Never have more requests in flight than the completion ring holds, so the device
+  // always has a slot for the completion of what it consumes.
+  const cqFree = h.cqEntries - ((h.sqTail - h.cqHead) >>> 0);
+  const n = Math.min(requests.length, sqFree, cqFree);
+  if (n <= 0) return 0;
+  let tail = h.sqTail;
+  for (let i = 0; i < n; i++) {
+    // Encode into scratch first so a bad request throws before the ring is touched.
+    encode(requests[i] as DummyRequest, scratch, 0);
+    h.sq.set(scratch, (tail & h.sqMask) * REQ_WORDS);
+    tail = (tail + 1) >>> 0;
+  }
+  h.sqTail = tail;
+  // Barrier: the descriptor stores above must be visible to the device before it can see
+  // the new tail. Atomics.store is sequentially consistent: a locked store (xchg) on
+  // x86-64 and a store-release (stlr) on arm64, so no descriptor store can pass it.
+  Atomics.store(h.regs, R_DOORBELL, tail);
+  return n;
+}
+
+function poll(h: DummyHandle, max: number): DummyCompletion[] {
+  // Barrier: an acquire load of the tail; the completion entries below are read after
+  // it, so they are at least as new as the tail says.
+  const tail = Atomics.load(h.regs, R_CQ_TAIL);
+  const ready = (tail - h.cqHead) >>> 0;
+  if (ready === 0) return [];
+  if (ready > h.cqEntries) {
+    throw new Error(`wd_dummy_v1 queue is corrupt: completion tail ${tail} is ${ready} ahead of head ${h.cqHead} (ring of ${h.cqEntries})`);
+  }
+  const n = Math.min(ready, max);
+  const out: DummyCompletion[] = new Array(n);
+  let head = h.cqHead;
+  const cq = h.cq;
+  for (let i = 0; i < n; i++) {
+    const w = (head & h.cqMask) * CPL_WORDS;
+    const statusOp = cq[w + 1] as number;
+    const status = statusOp & 0xffff;
+    out[i] = {
+      id: cq[w] as number,
+      status,
+      statusName: STATUS_NAMES[status] ?? `status-${status}`,
+      opcode: statusOp >>> 16,
+      result: cq[w + 2] as number,
+      sqIndex: cq[w + 3] as number,
+    };
+    head = (head + 1) >>> 0;
+  }
+  h.cqHead = head;
+  // Barrier: a release store; the reads of the entries above happen before the device
+  // can see their slots as free and overwrite them.
+  Atomics.store(h.regs, R_CQ_HEAD, head);
+  return out;
+}
+
+/**
+ * The `wd_dummy_v1` driver object, registered by default.
+ *
+ * @example
+ * ```ts
+ * const q = await requestQueue({ alg: "copy" }); // picks wd_dummy_v1 types by this driver
+ * ```
+ */
+export const wdDummyV1Driver: UserDriver<DummyHandle, DummyRequest, DummyCompletion> = {
+  deviceApi: L.WD_DUMMY_V1_API,
+  description: "the dummy WarpDrive accelerator's ring protocol (copy, csum, nop)",
+  open,
+  submit,
+  poll,
+  close(_h: DummyHandle): void {
+    // Nothing of its own: the queue unmaps the regions after this returns.
+  },
+};

@@ -1,0 +1,265 @@
+/**
+ * A queue of an accelerator, opened by {@link requestQueue}: send requests, reap
+ * completions, allocate DMA buffers, release.
+ *
+ * @module
+ */
+import { setImmediate as immediate, setTimeout as sleep } from "node:timers/promises";
+import type { UserDriver } from "../drivers/registry.ts";
+import { closeAll } from "../sys/error.ts";
+import type { DmaBuffer } from "../vfio/dma.ts";
+import type { DevicePort, QueueDmaOptions } from "./_port.ts";
+
+/** What the queue is, once opened. */
+export interface QueueIdentity {
+  /** The accelerator's device id (class directory entry). */
+  readonly device: string;
+  /** The type directory, `<dev_drv>-<algo_type>`. */
+  readonly type: string;
+  /** The algorithm. */
+  readonly alg: string;
+  /** The `device_api`, which chose the driver. */
+  readonly deviceApi: string;
+  /** The mediated device's UUID. */
+  readonly mdev: string;
+  /** Whether this queue created the mediated device (it is removed again on release). */
+  readonly created: boolean;
+}
+
+/** Options of {@link Queue.wait}. */
+export interface QueueWaitOptions {
+  /** Milliseconds before giving up with an `ETIMEDOUT` error; no limit by default. */
+  readonly timeout?: number;
+  /** Aborts the wait. */
+  readonly signal?: AbortSignal;
+}
+
+/** The ring is full: reap completions, then send again. `code` is `"EAGAIN"`. */
+export class QueueFullError extends Error {
+  /** Always `"EAGAIN"`. */
+  readonly code: string = "EAGAIN";
+  constructor(message: string) {
+    super(message);
+    this.name = "QueueFullError";
+  }
+}
+
+/** The queue was released; `code` is `"ERR_RELEASED"`. */
+export class QueueReleasedError extends Error {
+  /** Always `"ERR_RELEASED"`. */
+  readonly code: string = "ERR_RELEASED";
+  constructor(action: string, what: string) {
+    super(`Cannot ${action}: queue ${what} was released`);
+    this.name = "QueueReleasedError";
+  }
+}
+
+/**
+ * An open queue. Every method throws {@link QueueReleasedError} after `release()`, and
+ * release returns the queue: it unmaps the regions and DMA buffers, closes the device
+ * (the kernel reclaims the queue), and removes the mediated device if this queue made it.
+ *
+ * @typeParam Req The driver's request type (`DummyRequest` for `wd_dummy_v1`).
+ * @typeParam Cpl The driver's completion type.
+ * @example
+ * ```ts
+ * await using q = await requestQueue({ alg: "copy" });
+ * const buf = q.alloc(8192);
+ * q.send({ op: "copy", id: 1, src: buf.iova, dst: buf.iova + 4096n, len: 4096 });
+ * const done = await q.wait({ timeout: 1000 });
+ * ```
+ */
+export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
+  readonly device: string;
+  readonly type: string;
+  readonly alg: string;
+  readonly deviceApi: string;
+  readonly mdev: string;
+  readonly created: boolean;
+  #driver: UserDriver<unknown, Req, Cpl>;
+  #handle: unknown;
+  #port: DevicePort;
+  #dma: DmaBuffer[] = [];
+  #pending: Cpl[] = [];
+  #released = false;
+  #onRelease: (() => void) | undefined;
+  #one: Req[] = [];
+
+  /** @internal Built by `requestQueue` (or a test) around an opened device and a driver. */
+  constructor(
+    identity: QueueIdentity,
+    parts: { readonly driver: UserDriver<unknown, Req, Cpl>; readonly port: DevicePort; readonly onRelease?: () => void },
+  ) {
+    this.device = identity.device;
+    this.type = identity.type;
+    this.alg = identity.alg;
+    this.deviceApi = identity.deviceApi;
+    this.mdev = identity.mdev;
+    this.created = identity.created;
+    this.#driver = parts.driver;
+    this.#port = parts.port;
+    this.#onRelease = parts.onRelease;
+    this.#handle = parts.driver.open({
+      alg: identity.alg,
+      device: identity.mdev,
+      regionCount: parts.port.regionCount,
+      mapRegion: (i: number) => parts.port.mapRegion(i),
+    });
+  }
+
+  #check(action: string): void {
+    if (this.#released) throw new QueueReleasedError(action, `${this.device}/${this.type} (${this.mdev})`);
+  }
+
+  /** Whether `release()` was called. */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /**
+   * Sends one request and rings the doorbell.
+   *
+   * @throws {QueueFullError} (`EAGAIN`) when the ring has no room: reap completions first.
+   * @throws {TypeError | RangeError} when the driver refuses the request's shape.
+   * @throws {QueueReleasedError} after release.
+   * @example
+   * ```ts
+   * q.send({ op: "nop", id: 7 });
+   * ```
+   */
+  send(request: Req): void {
+    this.#check("send a request");
+    this.#one[0] = request;
+    const n = this.#driver.submit(this.#handle, this.#one);
+    if (n !== 1) throw new QueueFullError(`Cannot send a request to ${this.mdev}: the ring is full; reap completions with poll() or wait() first`);
+  }
+
+  /**
+   * Sends as many of `requests` as the ring takes, with one doorbell, and returns how many
+   * were sent (the rest are for a later call).
+   *
+   * @throws {TypeError | RangeError} when the driver refuses a request (nothing is sent).
+   * @throws {QueueReleasedError} after release.
+   * @example
+   * ```ts
+   * const sent = q.sendBatch(requests);
+   * ```
+   */
+  sendBatch(requests: readonly Req[]): number {
+    this.#check("send requests");
+    return this.#driver.submit(this.#handle, requests);
+  }
+
+  /**
+   * Returns the completions that are ready, up to `max`, without waiting.
+   *
+   * @throws {QueueReleasedError} after release.
+   * @example
+   * ```ts
+   * for (const c of q.poll()) console.log(c);
+   * ```
+   */
+  poll(max: number = Number.MAX_SAFE_INTEGER): Cpl[] {
+    this.#check("poll for completions");
+    if (this.#pending.length > 0) {
+      const out = this.#pending.splice(0, max);
+      if (out.length < max) out.push(...this.#driver.poll(this.#handle, max - out.length));
+      return out;
+    }
+    return this.#driver.poll(this.#handle, max);
+  }
+
+  /**
+   * Waits for the next completion. The dummy accelerator raises no interrupt, so this
+   * polls, yielding to the event loop between tries (immediately at first, then backing
+   * off to 1 ms sleeps).
+   *
+   * @throws {Error} code `"ETIMEDOUT"` when `timeout` passes; the signal's reason when aborted.
+   * @throws {QueueReleasedError} after release, or when the queue is released while waiting.
+   * @example
+   * ```ts
+   * const c = await q.wait({ timeout: 5000 });
+   * ```
+   */
+  async wait(options: QueueWaitOptions = {}): Promise<Cpl> {
+    const { timeout, signal } = options;
+    if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) {
+      throw new RangeError(`Cannot wait ${JSON.stringify(timeout)} ms: timeout must be a non-negative number`);
+    }
+    const deadline = timeout === undefined ? Infinity : performance.now() + timeout;
+    for (let tries = 0;; tries++) {
+      signal?.throwIfAborted();
+      this.#check("wait for a completion");
+      const got = this.#pending.shift() ?? this.#take();
+      if (got !== undefined) return got;
+      if (performance.now() >= deadline) {
+        throw Object.assign(new Error(`No completion from ${this.mdev} within ${timeout} ms`), { code: "ETIMEDOUT" });
+      }
+      if (tries < 1000) await immediate();
+      else await sleep(1, undefined, signal === undefined ? undefined : { signal });
+    }
+  }
+
+  #take(): Cpl | undefined {
+    const got = this.#driver.poll(this.#handle, 64);
+    if (got.length === 0) return undefined;
+    const first = got.shift() as Cpl;
+    this.#pending.push(...got);
+    return first;
+  }
+
+  /**
+   * Allocates page-aligned memory mapped for this queue's device (its IOVA goes into
+   * requests). It is freed by its own `close()` or when the queue is released.
+   *
+   * @throws {RangeError} on a bad size or when RLIMIT_MEMLOCK is too low (the message says how to raise it).
+   * @throws {QueueReleasedError} after release.
+   * @example
+   * ```ts
+   * const buf = q.alloc(4096);
+   * buf.bytes().set(payload);
+   * ```
+   */
+  alloc(size: number, options: QueueDmaOptions = {}): DmaBuffer {
+    this.#check("allocate a DMA buffer");
+    const b = this.#port.allocDma(size, options);
+    this.#dma.push(b);
+    return b;
+  }
+
+  /**
+   * Releases the queue (idempotent): the driver forgets it, DMA buffers and regions are
+   * unmapped, the device, group and container are closed (the kernel reclaims the queue),
+   * and a mediated device this queue created is removed. Goes on past a failure and
+   * reports every failure at the end.
+   *
+   * @example
+   * ```ts
+   * q.release();
+   * ```
+   */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#pending = [];
+    const steps: (() => void)[] = [
+      () => this.#driver.close(this.#handle),
+      ...this.#dma.reverse().map((b) => () => b.close()),
+      () => this.#port.close(),
+    ];
+    if (this.#onRelease !== undefined) steps.push(this.#onRelease);
+    this.#dma = [];
+    closeAll(`queue ${this.mdev}`, steps);
+  }
+
+  /** Same as `release()`. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /** Same as `release()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.release();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The whole queue inquiry: enumerate, match, select, take a free mediated device (or
+ * create one), open it through VFIO, and hand it to the driver of its `device_api`.
+ *
+ * @module
+ */
+import { findDriver, type UserDriver } from "../drivers/registry.ts";
+import { createMdev, removeMdev } from "../mdev/mdev.ts";
+import { type Candidate, type Criteria, NoAcceleratorError, select, type Selection } from "../select/select.ts";
+import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
+import type { Accelerator, AcceleratorType } from "../sysfs/model.ts";
+import { type DeviceOpener, vfioOpener } from "./_port.ts";
+import { Queue } from "./queue.ts";
+
+/** One step of the inquiry, for a debug callback (the library itself never prints). */
+export type InquiryStep =
+  | { readonly step: "enumerated"; readonly devices: number; readonly types: number }
+  | { readonly step: "selected"; readonly selection: Selection }
+  | { readonly step: "busy"; readonly device: string; readonly type: string; readonly mdev: string; readonly reason: string }
+  | { readonly step: "created"; readonly device: string; readonly type: string; readonly mdev: string }
+  | { readonly step: "create-failed"; readonly device: string; readonly type: string; readonly reason: string }
+  | { readonly step: "opened"; readonly device: string; readonly type: string; readonly mdev: string; readonly deviceApi: string };
+
+/** What {@link requestQueue} is asked for: the selection criteria plus where and how. */
+export interface QueueOptions extends Criteria {
+  /** The sysfs root; `/sys` by default. */
+  readonly root?: string;
+  /** Where `vfio/` device nodes are; `/dev` by default. */
+  readonly devRoot?: string;
+  /** Aborts the inquiry between steps. */
+  readonly signal?: AbortSignal;
+  /** Called at each step (found, selected, busy, created, opened). */
+  readonly onStep?: (step: InquiryStep) => void;
+  /** Remove a mediated device this queue created when it is released (default true). */
+  readonly removeCreated?: boolean;
+  /** @internal Opens a mediated device; VFIO by default (tests pass a stand-in). */
+  readonly opener?: DeviceOpener;
+}
+
+function errCode(e: unknown): string {
+  return typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : "";
+}
+
+function reasonOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Finds, opens and returns a queue for an algorithm: the spec's inquiry from end to end.
+ *
+ * Candidates are tried in the order `select` ranks them. For each, every existing
+ * mediated device is tried; one whose VFIO group is busy (EBUSY: another process holds
+ * it) is skipped. When none is free and `allowCreate` is set, one is created (root only)
+ * where `available_instances` allows. The queue is handed to the driver registered for
+ * the type's `device_api`.
+ *
+ * @throws {NoAcceleratorError} (`ENODEV`) when nothing can be had; the message lists each
+ *   candidate and why (wrong flags, disabled, no driver, busy, no capacity, create refused).
+ * @throws {SysfsError} (`ENOENT`) when there is no `class/warpdrive` directory.
+ * @throws {TypeError | RangeError} on malformed options.
+ * @throws The signal's reason when aborted.
+ * @example
+ * ```ts
+ * await using q = await requestQueue({ alg: "copy", flags: WD_CAPA_SGL_MEM, allowCreate: true });
+ * console.log(q.device, q.mdev);
+ * ```
+ */
+// deno-lint-ignore require-await
+export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueOptions): Promise<Queue<Req, Cpl>> {
+  const root = options.root ?? DEFAULT_SYSFS_ROOT;
+  const devRoot = options.devRoot ?? "/dev";
+  const opener = options.opener ?? vfioOpener;
+  const step = options.onStep ?? (() => {});
+  options.signal?.throwIfAborted();
+
+  const inventory = enumerate({ root, alg: options.alg });
+  step({ step: "enumerated", devices: inventory.devices.length, types: inventory.devices.reduce((n, d) => n + d.types.length, 0) });
+  const selection = select(inventory, options);
+  step({ step: "selected", selection });
+
+  const outcome = new Map<string, string>();
+  const key = (d: Accelerator, t: AcceleratorType) => `${d.id}\0${t.type}`;
+  for (const { device, type } of selection.ranked) {
+    options.signal?.throwIfAborted();
+    const driver = findDriver(type.deviceApi as string);
+    if (driver === undefined) {
+      outcome.set(key(device, type), `no user-space driver is registered for device_api "${type.deviceApi}"`);
+      continue;
+    }
+    const drv: UserDriver<unknown, Req, Cpl> = driver;
+    const busy: string[] = [];
+    const identity = { device: device.id, type: type.type, alg: options.alg, deviceApi: type.deviceApi as string };
+    for (const mdev of type.mdevs) {
+      const q = tryOpen(mdev, false);
+      if (q !== undefined) return q;
+    }
+    if (options.allowCreate && (type.availableInstances ?? 0) > 0) {
+      let uuid: string;
+      try {
+        uuid = createMdev(device.id, type.type, { root });
+      } catch (e) {
+        const reason = `creating a mediated device failed: ${reasonOf(e)}`;
+        step({ step: "create-failed", device: device.id, type: type.type, reason });
+        outcome.set(key(device, type), [...busy, reason].join("; "));
+        continue;
+      }
+      step({ step: "created", device: device.id, type: type.type, mdev: uuid });
+      const q = tryOpen(uuid, true);
+      if (q !== undefined) return q;
+    } else if (busy.length > 0 && options.allowCreate) {
+      busy.push("no capacity to create another (available_instances is 0)");
+    }
+    outcome.set(key(device, type), busy.join("; ") || "no mediated device could be opened");
+
+    function tryOpen(mdev: string, created: boolean): Queue<Req, Cpl> | undefined {
+      let port;
+      try {
+        port = opener(mdev, { root, devRoot });
+      } catch (e) {
+        const reason = errCode(e) === "EBUSY"
+          ? `mediated device ${mdev} is busy: another process holds its VFIO group`
+          : `mediated device ${mdev} could not be opened: ${reasonOf(e)}`;
+        step({ step: "busy", device: device.id, type: type.type, mdev, reason });
+        busy.push(reason);
+        if (created) removeQuietly(mdev);
+        return undefined;
+      }
+      try {
+        const q = new Queue<Req, Cpl>({ ...identity, mdev, created }, {
+          driver: drv,
+          port,
+          onRelease: created && options.removeCreated !== false ? () => removeMdev(mdev, { root }) : undefined,
+        });
+        step({ step: "opened", device: device.id, type: type.type, mdev, deviceApi: identity.deviceApi });
+        return q;
+      } catch (e) {
+        // The driver refused the device: close what was opened and say why.
+        try {
+          port.close();
+        } catch { /* the driver's refusal is the one to report */ }
+        if (created) removeQuietly(mdev);
+        busy.push(`the ${identity.deviceApi} driver refused ${mdev}: ${reasonOf(e)}`);
+        return undefined;
+      }
+    }
+    function removeQuietly(mdev: string): void {
+      try {
+        removeMdev(mdev, { root });
+      } catch { /* best effort: the mdev stays as a free one for a later request */ }
+    }
+  }
+
+  const candidates: Candidate[] = selection.candidates.map((c) => {
+    const why = outcome.get(`${c.device}\0${c.type}`);
+    return why === undefined ? c : { ...c, accepted: false, reason: why, rank: 0 };
+  });
+  const lines = candidates
+    .filter((c) => c.name === options.alg || c.name === null)
+    .map((c) => `  ${c.device}${c.type ? `/${c.type}` : ""}: ${c.reason}`);
+  throw new NoAcceleratorError(
+    `No queue for "${options.alg}" could be opened: every candidate is taken or was rejected\n${lines.join("\n")}`,
+    candidates,
+    options,
+  );
+}

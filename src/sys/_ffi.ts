@@ -1,0 +1,120 @@
+/**
+ * The raw libc symbol table: the only file that imports koffi.
+ *
+ * Each binding is declared with its C prototype. No logic lives here: the typed wrappers in
+ * `src/sys/` call these, check the result and read errno in the same expression.
+ *
+ * Pointers are bigints (koffi 3). A `void *` parameter accepts a typed array, which koffi
+ * passes by address for the duration of that one call only (the array lives on the JS heap
+ * and may move afterwards); memory the kernel or a device keeps using must come from mmap.
+ *
+ * @module
+ */
+
+import koffi from "koffi";
+
+function loadLibc(): ReturnType<typeof koffi.load> {
+  try {
+    return koffi.load("libc.so.6");
+  } catch (first) {
+    try {
+      return koffi.load("libc.so");
+    } catch {
+      throw first;
+    }
+  }
+}
+
+const lib = loadLibc();
+
+/** 32-bit ABIs need the explicit 64-bit-offset entry points; on 64-bit they are the same. */
+const LFS = koffi.sizeof("void *") === 4 ? "64" : "";
+
+/** `struct pollfd` (anonymous: koffi type names are process-global). */
+const pollfd = koffi.struct({ fd: "int", events: "short", revents: "short" });
+
+/** One `struct pollfd`, as koffi marshals it. */
+export interface PollFd {
+  fd: number;
+  events: number;
+  revents: number;
+}
+
+/** The libc functions this library calls, with JS-side types. */
+export interface Libc {
+  /** `int open(const char *pathname, int flags, mode_t mode)` (variadic in C; mode always passed). */
+  open(path: string, flags: number, mode: number): number;
+  /** `int close(int fd)` */
+  close(fd: number): number;
+  /** `ssize_t read(int fd, void *buf, size_t count)` */
+  read(fd: number, buf: Uint8Array | BigUint64Array, count: number): number;
+  /** `ssize_t write(int fd, const void *buf, size_t count)` */
+  write(fd: number, buf: Uint8Array | BigUint64Array, count: number): number;
+  /** `ssize_t pread(int fd, void *buf, size_t count, off_t offset)` */
+  pread(fd: number, buf: Uint8Array, count: number, offset: number | bigint): number;
+  /** `ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)` */
+  pwrite(fd: number, buf: Uint8Array, count: number, offset: number | bigint): number;
+  /** `int ioctl(int fd, unsigned long request, void *argp)` (fixed-arity binding of the variadic ioctl) */
+  ioctlPtr(fd: number, request: number, argp: Uint8Array | Int32Array): number;
+  /** `int ioctl(int fd, unsigned long request, int arg)` */
+  ioctlInt(fd: number, request: number, arg: number): number;
+  /** `int ioctl(int fd, unsigned long request, const char *arg)` */
+  ioctlStr(fd: number, request: number, arg: string): number;
+  /** `void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)` */
+  mmap(addr: bigint | null, length: number, prot: number, flags: number, fd: number, offset: number | bigint): bigint;
+  /** `int munmap(void *addr, size_t length)` */
+  munmap(addr: bigint, length: number): number;
+  /** `int eventfd(unsigned int initval, int flags)` */
+  eventfd(initval: number, flags: number): number;
+  /** `int poll(struct pollfd *fds, nfds_t nfds, int timeout)` */
+  poll(fds: PollFd[], nfds: number, timeout: number): number;
+  /** `poll` on koffi's worker pool; the callback runs on the JS thread, errno readable there. */
+  pollAsync(fds: PollFd[], nfds: number, timeout: number, done: (err: unknown, result: number) => void): void;
+  /** `int memfd_create(const char *name, unsigned int flags)` */
+  memfd_create(name: string, flags: number): number;
+  /** `int ftruncate(int fd, off_t length)` */
+  ftruncate(fd: number, length: number | bigint): number;
+  /** `int getrlimit(int resource, struct rlimit *rlim)` (rlim: two `rlim_t`, 64-bit) */
+  getrlimit(resource: number, rlim: BigUint64Array): number;
+  /** `long sysconf(int name)` */
+  sysconf(name: number): number;
+  /** `char *strerror(int errnum)` */
+  strerror(errnum: number): string;
+}
+
+const pollFn = lib.func("poll", "int", [koffi.inout(koffi.pointer(pollfd)), "unsigned long", "int"]);
+
+/** The bindings. */
+export const libc: Libc = {
+  open: lib.func("int open(const char *pathname, int flags, uint32_t mode)"),
+  close: lib.func("int close(int fd)"),
+  read: lib.func("long read(int fd, void *buf, size_t count)"),
+  write: lib.func("long write(int fd, const void *buf, size_t count)"),
+  pread: lib.func(`long pread${LFS}(int fd, void *buf, size_t count, int64_t offset)`),
+  pwrite: lib.func(`long pwrite${LFS}(int fd, const void *buf, size_t count, int64_t offset)`),
+  ioctlPtr: lib.func("int ioctl(int fd, unsigned long request, void *argp)"),
+  ioctlInt: lib.func("int ioctl(int fd, unsigned long request, int arg)"),
+  ioctlStr: lib.func("int ioctl(int fd, unsigned long request, const char *arg)"),
+  mmap: lib.func(`void *mmap${LFS}(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)`),
+  munmap: lib.func("int munmap(void *addr, size_t length)"),
+  eventfd: lib.func("int eventfd(unsigned int initval, int flags)"),
+  poll: pollFn,
+  pollAsync: pollFn.async,
+  memfd_create: lib.func("int memfd_create(const char *name, unsigned int flags)"),
+  ftruncate: lib.func(`int ftruncate${LFS}(int fd, int64_t length)`),
+  getrlimit: lib.func("int getrlimit(int resource, void *rlim)"),
+  sysconf: lib.func("long sysconf(int name)"),
+  strerror: lib.func("const char *strerror(int errnum)"),
+};
+
+/** The calling thread's errno, as libc left it after the last call. */
+export const errno: () => number = () => koffi.errno();
+
+/**
+ * A zero-copy `ArrayBuffer` over `len` bytes of native memory at `address`. It does not
+ * know when the memory goes away: callers must detach or stop using it before unmapping.
+ */
+export const view: (address: bigint, len: number) => ArrayBuffer = (address, len) => koffi.view(address, len);
+
+/** The native address of an ArrayBuffer's (or typed array's) memory. */
+export const address: (value: ArrayBuffer | ArrayBufferView) => bigint = (value) => koffi.address(value);

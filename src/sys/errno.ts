@@ -1,0 +1,46 @@
+/**
+ * errno numbers and names (`"EBUSY"`), from the runtime's table of the machine's values.
+ *
+ * @module
+ */
+
+import { constants } from "node:os";
+
+/** Aliases that share a number with a better-known name; the better-known one wins. */
+const PREFERRED: readonly string[] = ["EAGAIN", "EDEADLK", "EOPNOTSUPP"];
+
+const byNumber: Map<number, string> = new Map();
+for (const [name, value] of Object.entries(constants.errno as Record<string, number>)) {
+  if (!byNumber.has(value) || PREFERRED.includes(name)) byNumber.set(value, name);
+}
+
+/**
+ * The symbolic name of an errno value.
+ *
+ * @param errno A positive errno value.
+ * @returns `"EBUSY"` for 16 on Linux; `"E<number>"` for values the table does not know.
+ * @example
+ * ```ts
+ * errnoName(2); // "ENOENT"
+ * ```
+ */
+export function errnoName(errno: number): string {
+  return byNumber.get(errno) ?? `E${errno}`;
+}
+
+/**
+ * The errno value of a symbolic name.
+ *
+ * @param name `"ENOENT"`, `"EBUSY"`, …
+ * @returns The number on this machine.
+ * @throws {RangeError} When the name is unknown.
+ * @example
+ * ```ts
+ * errnoValue("EBUSY"); // 16
+ * ```
+ */
+export function errnoValue(name: string): number {
+  const v = (constants.errno as Record<string, number | undefined>)[name];
+  if (v === undefined) throw new RangeError(`Cannot find errno "${name}": not a known errno name`);
+  return v;
+}

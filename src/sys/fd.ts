@@ -1,0 +1,324 @@
+/**
+ * File-descriptor system calls (open, close, read, write, pread, pwrite, ioctl) with checked
+ * results, and `Fd`, an owned descriptor that refuses use after close.
+ *
+ * These wrappers keep the shape of the C calls (fd, buffer, offset, then a context object
+ * naming the operation and path for the error), so call sites read like the C they replace.
+ *
+ * @module
+ */
+
+import { errno, libc } from "./_ffi.ts";
+import { ClosedError, SyscallError } from "./error.ts";
+
+/** What a failed call was doing, for its `SyscallError`. */
+export interface CallContext {
+  /** The operation (ioctl request name or a verb). */
+  readonly op?: string | undefined;
+  /** The path the fd was opened from. */
+  readonly path?: string | undefined;
+}
+
+/** An ioctl argument: a buffer laid out by hand, an int passed by value, a string, or none. */
+export type IoctlArg = Uint8Array | Int32Array | number | string | undefined;
+
+/** Anything that answers ioctls: an `Fd`, or a fake in tests. */
+export interface IoctlTarget {
+  /**
+   * Makes one ioctl call.
+   *
+   * @returns The non-negative result.
+   * @throws {SyscallError} When the call fails.
+   */
+  ioctl(request: number, arg: IoctlArg, op: string): number;
+}
+
+function fail(e: number, syscall: string, ctx: CallContext | undefined): SyscallError {
+  return new SyscallError(e, { syscall, op: ctx?.op, path: ctx?.path });
+}
+
+/**
+ * open(2).
+ *
+ * @param path The file.
+ * @param flags `O_RDWR | O_CLOEXEC`, …
+ * @param mode Permission bits for created files.
+ * @returns The new fd.
+ * @throws {SyscallError} ENOENT, EACCES, EBUSY, … with `path` set.
+ * @example
+ * ```ts
+ * const fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+ * ```
+ */
+export function open(path: string, flags: number, mode = 0): number {
+  const r = libc.open(path, flags, mode), e = errno();
+  if (r < 0) throw fail(e, "open", { path });
+  return r;
+}
+
+/**
+ * close(2). On Linux the fd is released even when close reports an error.
+ *
+ * @throws {SyscallError} EBADF, EIO, …
+ * @example
+ * ```ts
+ * close(fd, { path: "/dev/vfio/vfio" });
+ * ```
+ */
+export function close(fd: number, ctx?: CallContext): void {
+  const r = libc.close(fd), e = errno();
+  if (r < 0) throw fail(e, "close", ctx);
+}
+
+/**
+ * read(2) into `buf`.
+ *
+ * @returns The number of bytes read.
+ * @throws {SyscallError} EAGAIN, EBADF, …
+ * @example
+ * ```ts
+ * const n = read(efd, new Uint8Array(8));
+ * ```
+ */
+export function read(fd: number, buf: Uint8Array, ctx?: CallContext): number {
+  // buf: caller's JS-heap array, written by the kernel during this call only.
+  const r = libc.read(fd, buf, buf.byteLength), e = errno();
+  if (r < 0) throw fail(e, "read", ctx);
+  return r;
+}
+
+/**
+ * write(2) from `buf`.
+ *
+ * @returns The number of bytes written.
+ * @throws {SyscallError} EAGAIN, EBADF, …
+ * @example
+ * ```ts
+ * write(efd, new Uint8Array(new BigUint64Array([1n]).buffer));
+ * ```
+ */
+export function write(fd: number, buf: Uint8Array, ctx?: CallContext): number {
+  // buf: caller's JS-heap array, read by the kernel during this call only.
+  const r = libc.write(fd, buf, buf.byteLength), e = errno();
+  if (r < 0) throw fail(e, "write", ctx);
+  return r;
+}
+
+/**
+ * pread(2): reads `buf.byteLength` bytes at `offset` (short reads are returned as such).
+ *
+ * @returns The number of bytes read.
+ * @throws {SyscallError} EINVAL, EIO, EFAULT, …
+ * @example
+ * ```ts
+ * pread(deviceFd, new Uint8Array(4), configOffset);
+ * ```
+ */
+export function pread(fd: number, buf: Uint8Array, offset: number, ctx?: CallContext): number {
+  // buf: caller's JS-heap array, written during this call only.
+  const r = libc.pread(fd, buf, buf.byteLength, offset), e = errno();
+  if (r < 0) throw fail(e, "pread", ctx);
+  return r;
+}
+
+/**
+ * pwrite(2): writes `buf` at `offset`.
+ *
+ * @returns The number of bytes written.
+ * @throws {SyscallError} EINVAL, EIO, …
+ * @example
+ * ```ts
+ * pwrite(deviceFd, new Uint8Array([4, 0]), configOffset + 4);
+ * ```
+ */
+export function pwrite(fd: number, buf: Uint8Array, offset: number, ctx?: CallContext): number {
+  // buf: caller's JS-heap array, read during this call only.
+  const r = libc.pwrite(fd, buf, buf.byteLength, offset), e = errno();
+  if (r < 0) throw fail(e, "pwrite", ctx);
+  return r;
+}
+
+/**
+ * ioctl(2) through one of three fixed-arity bindings: a pointer to a byte buffer (the
+ * buffer lives on the JS heap and is only used by the kernel during this call), an int by
+ * value, or a string.
+ *
+ * @param fd The descriptor.
+ * @param request The request number (`VFIO_DEVICE_GET_INFO`, …).
+ * @param arg The argument; undefined passes 0.
+ * @param ctx The operation name and path for the error.
+ * @returns The non-negative result.
+ * @throws {SyscallError} With `syscall` "ioctl" and `op` from `ctx`.
+ * @example
+ * ```ts
+ * ioctl(containerFd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU, { op: "VFIO_CHECK_EXTENSION" });
+ * ```
+ */
+export function ioctl(fd: number, request: number, arg: IoctlArg, ctx?: CallContext): number {
+  let r: number, e: number;
+  // A buffer argument is the caller's JS-heap array; the kernel uses it during this call only.
+  if (typeof arg === "string") (r = libc.ioctlStr(fd, request, arg)), (e = errno());
+  else if (typeof arg === "number" || arg === undefined) (r = libc.ioctlInt(fd, request, arg ?? 0)), (e = errno());
+  else (r = libc.ioctlPtr(fd, request, arg)), (e = errno());
+  if (r < 0) throw fail(e, "ioctl", ctx);
+  return r;
+}
+
+/** Closes fds whose owner was garbage-collected without `close()`: a safety net only. */
+const leaked = new FinalizationRegistry<number>((fd) => {
+  libc.close(fd);
+});
+
+/**
+ * An owned file descriptor: every call checks it is still open, failures carry the path,
+ * and `close()` is idempotent.
+ *
+ * @example
+ * ```ts
+ * using fd = Fd.open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+ * fd.ioctl(VFIO_GET_API_VERSION, undefined, "VFIO_GET_API_VERSION"); // 0
+ * ```
+ */
+export class Fd implements IoctlTarget {
+  #fd: number;
+  #path: string | undefined;
+  #label: string;
+  #closed = false;
+
+  private constructor(fd: number, path: string | undefined, label: string) {
+    this.#fd = fd;
+    this.#path = path;
+    this.#label = label;
+    leaked.register(this, fd, this);
+  }
+
+  /**
+   * Opens a file.
+   *
+   * @param path The file.
+   * @param flags Open flags (`O_RDWR | O_CLOEXEC`).
+   * @param options `label` names the fd in "is closed" errors; `mode` for created files.
+   * @throws {SyscallError} From open(2), with `path`.
+   * @example
+   * ```ts
+   * const fd = Fd.open("/dev/vfio/12", O_RDWR | O_CLOEXEC, { label: "VFIO group 12" });
+   * ```
+   */
+  static open(path: string, flags: number, options: { readonly mode?: number; readonly label?: string } = {}): Fd {
+    const fd = open(path, flags, options.mode ?? 0);
+    return new Fd(fd, path, options.label ?? `file "${path}"`);
+  }
+
+  /**
+   * Takes ownership of a descriptor obtained elsewhere (an ioctl result, eventfd, memfd).
+   *
+   * @param fd The descriptor, which this object will close.
+   * @param options `path` for errors, `label` for "is closed" errors.
+   * @throws {RangeError} When `fd` is not a non-negative integer.
+   * @example
+   * ```ts
+   * const dev = Fd.adopt(groupFd.ioctl(VFIO_GROUP_GET_DEVICE_FD, name, "VFIO_GROUP_GET_DEVICE_FD"), { label: "device" });
+   * ```
+   */
+  static adopt(fd: number, options: { readonly path?: string; readonly label: string }): Fd {
+    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`Cannot adopt file descriptor "${fd}": it must be a non-negative integer`);
+    return new Fd(fd, options.path, options.label);
+  }
+
+  #check(action: string): number {
+    if (this.#closed) throw new ClosedError(action, this.#label);
+    return this.#fd;
+  }
+
+  /**
+   * The raw descriptor number.
+   *
+   * @throws {ClosedError} After close.
+   */
+  get fd(): number {
+    return this.#check("use file descriptor");
+  }
+
+  /** The path the fd was opened from, if any. */
+  get path(): string | undefined {
+    return this.#path;
+  }
+
+  /** What this fd is, for messages (`VFIO group 12`). */
+  get label(): string {
+    return this.#label;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * ioctl on this fd (see the free function `ioctl`).
+   *
+   * @throws {ClosedError} After close.
+   * @throws {SyscallError} When the ioctl fails, with this fd's path.
+   */
+  ioctl(request: number, arg: IoctlArg, op: string): number {
+    return ioctl(this.#check(op), request, arg, { op, path: this.#path });
+  }
+
+  /**
+   * read(2) into `buf`.
+   *
+   * @throws {ClosedError} After close.
+   * @throws {SyscallError} When the read fails.
+   */
+  read(buf: Uint8Array, op?: string): number {
+    return read(this.#check(op ?? "read"), buf, { op, path: this.#path });
+  }
+
+  /**
+   * write(2) from `buf`.
+   *
+   * @throws {ClosedError} After close.
+   * @throws {SyscallError} When the write fails.
+   */
+  write(buf: Uint8Array, op?: string): number {
+    return write(this.#check(op ?? "write"), buf, { op, path: this.#path });
+  }
+
+  /**
+   * pread(2) at `offset`.
+   *
+   * @throws {ClosedError} After close.
+   * @throws {SyscallError} When the read fails.
+   */
+  pread(buf: Uint8Array, offset: number, op?: string): number {
+    return pread(this.#check(op ?? "pread"), buf, offset, { op, path: this.#path });
+  }
+
+  /**
+   * pwrite(2) at `offset`.
+   *
+   * @throws {ClosedError} After close.
+   * @throws {SyscallError} When the write fails.
+   */
+  pwrite(buf: Uint8Array, offset: number, op?: string): number {
+    return pwrite(this.#check(op ?? "pwrite"), buf, offset, { op, path: this.#path });
+  }
+
+  /**
+   * Closes the descriptor; later calls do nothing. The fd is released even when close(2)
+   * reports an error, which is then thrown once.
+   *
+   * @throws {SyscallError} From close(2) (EIO, …), the first time only.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    leaked.unregister(this);
+    close(this.#fd, { path: this.#path });
+  }
+
+  /** Same as `close()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,226 @@
+import { describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { DummyCompletion, DummyRequest } from "../../src/drivers/wd_dummy_v1.ts";
+import * as L from "../../src/drivers/wd_dummy_v1_layout.ts";
+import type { DeviceOpener, DevicePort } from "../../src/queue/_port.ts";
+import { QueueFullError, QueueReleasedError } from "../../src/queue/queue.ts";
+import { type InquiryStep, requestQueue } from "../../src/queue/request.ts";
+import { NoAcceleratorError } from "../../src/select/select.ts";
+import { SyscallError } from "../../src/sys/error.ts";
+import { MappedMemory } from "../../src/sys/mman.ts";
+import { DmaBuffer } from "../../src/vfio/dma.ts";
+import { makeSysfs } from "../../src/sysfs/fixture.ts";
+import { FakeDummyDevice } from "./_fake_wd_dummy.ts";
+
+const A = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+const B = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+const C = "cccccccc-cccc-4ccc-8ccc-cccccccccccc";
+
+/** Stand-in devices by UUID; a UUID in `busy` fails to open with EBUSY, as a held VFIO group does. */
+function opener(busy: Set<string> = new Set(), log: string[] = []): { open: DeviceOpener; devices: Map<string, FakeDummyDevice> } {
+  const devices = new Map<string, FakeDummyDevice>();
+  let nextIova = 0x100000;
+  const open: DeviceOpener = (uuid) => {
+    if (busy.has(uuid)) throw new SyscallError(16, { syscall: "open", path: `/dev/vfio/${uuid.slice(0, 2)}` });
+    const dev = devices.get(uuid) ?? new FakeDummyDevice();
+    devices.set(uuid, dev);
+    log.push(`open ${uuid}`);
+    const port: DevicePort = {
+      regionCount: 2,
+      mapRegion: (i) => (i === 0 ? dev.ctrl : dev.queue),
+      allocDma(size: number): DmaBuffer {
+        const mem = MappedMemory.anonymous(size);
+        const iova = nextIova;
+        nextIova += mem.size;
+        dev.dma.set(iova, mem.bytes());
+        return new DmaBuffer(mem, BigInt(iova), {
+          ownsMemory: true,
+          owner: { alive: () => true, unmap: () => void dev.dma.delete(iova), forget: () => log.push(`dma freed ${iova.toString(16)}`) },
+        });
+      },
+      close: () => void log.push(`close ${uuid}`),
+    };
+    return port;
+  };
+  return { open, devices };
+}
+
+const tree2 = () =>
+  makeSysfs({
+    devices: [
+      { id: "acc0", priority: 0, types: [{ name: "copy", mdevs: [A, B] }] },
+      { id: "acc1", priority: 5, types: [{ name: "copy", mdevs: [C] }] },
+    ],
+  });
+
+describe("requestQueue", () => {
+  test("finds, opens and returns a queue on the best device's first free mdev, reporting each step", async () => {
+    using tree = tree2();
+    const steps: InquiryStep[] = [];
+    const { open } = opener();
+    await using q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", root: tree.root, opener: open, onStep: (s) => steps.push(s) });
+    expect([q.device, q.type, q.mdev, q.deviceApi, q.created]).toEqual(["acc0", "wd_dummy-copy", A, "wd_dummy_v1", false]);
+    expect(steps.map((s) => s.step)).toEqual(["enumerated", "selected", "opened"]);
+  });
+
+  test("a busy mdev (EBUSY) is skipped for the next one, then the next device", async () => {
+    using tree = tree2();
+    const steps: InquiryStep[] = [];
+    const { open } = opener(new Set([A]));
+    const q1 = await requestQueue({ alg: "copy", root: tree.root, opener: open, onStep: (s) => steps.push(s) });
+    expect(q1.mdev).toBe(B);
+    const busy = steps.find((s) => s.step === "busy");
+    expect(busy).toMatchObject({ step: "busy", mdev: A });
+    const { open: open2 } = opener(new Set([A, B]));
+    const q2 = await requestQueue({ alg: "copy", root: tree.root, opener: open2 });
+    expect([q2.device, q2.mdev]).toEqual(["acc1", C]);
+    q1.release();
+    q2.release();
+  });
+
+  test("when every mdev is busy the error lists each candidate and why", async () => {
+    using tree = makeSysfs({
+      devices: [
+        { id: "acc0", types: [{ name: "copy", mdevs: [A, B] }] },
+        { id: "acc1", priority: 200, types: [{ name: "copy", mdevs: [C] }] },
+        { id: "acc2", types: [{ name: "copy", flags: 0x1 }] },
+      ],
+    });
+    const { open } = opener(new Set([A, B]));
+    let err: unknown;
+    try {
+      await requestQueue({ alg: "copy", flags: 0x2, root: tree.root, opener: open });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(NoAcceleratorError);
+    const lines = (err as Error).message.split("\n");
+    expect(lines[0]).toBe('No queue for "copy" could be opened: every candidate is taken or was rejected');
+    expect(lines).toContain(
+      `  acc0/wd_dummy-copy: mediated device ${A} is busy: another process holds its VFIO group; mediated device ${B} is busy: another process holds its VFIO group`,
+    );
+    expect(lines).toContain("  acc1/wd_dummy-copy: device disabled: priority 200 is outside [-100, 99]");
+    expect(lines).toContain("  acc2/wd_dummy-copy: flags 0x1 lack 0x2 (asked for 0x2)");
+  });
+
+  test("with allowCreate, a mediated device is created, opened, and removed again on release", async () => {
+    using tree = makeSysfs({ devices: [{ id: "acc0", types: [{ name: "copy", availableInstances: 2 }] }] });
+    const steps: InquiryStep[] = [];
+    const { open } = opener();
+    // The kernel would make the mdev appear on the bus; the fixture needs a hand.
+    const opening: DeviceOpener = (uuid, o) => {
+      fs.mkdirSync(path.join(tree.root, "bus", "mdev", "devices", uuid), { recursive: true });
+      fs.writeFileSync(path.join(tree.root, "bus", "mdev", "devices", uuid, "remove"), "");
+      return open(uuid, o);
+    };
+    const q = await requestQueue({ alg: "copy", root: tree.root, opener: opening, allowCreate: true, onStep: (s) => steps.push(s) });
+    expect(q.created).toBe(true);
+    const create = path.join(tree.root, "class", "warpdrive", "acc0", "mdev_supported_types", "wd_dummy-copy", "create");
+    expect(fs.readFileSync(create, "utf8")).toBe(q.mdev);
+    expect(steps.map((s) => s.step)).toEqual(["enumerated", "selected", "created", "opened"]);
+    q.release();
+    expect(fs.readFileSync(path.join(tree.root, "bus", "mdev", "devices", q.mdev, "remove"), "utf8")).toBe("1");
+  });
+
+  test("a driver that refuses the device moves the inquiry on and closes what it opened", async () => {
+    using tree = tree2();
+    const log: string[] = [];
+    const { open, devices } = opener(new Set(), log);
+    const broken: DeviceOpener = (uuid, o) => {
+      const port = open(uuid, o);
+      if (uuid === A) devices.get(A)?.ctrl.write32(L.WD_DUMMY_V1_REG_MAGIC, 0);
+      return port;
+    };
+    const q = await requestQueue({ alg: "copy", root: tree.root, opener: broken });
+    expect(q.mdev).toBe(B);
+    expect(log).toEqual([`open ${A}`, `close ${A}`, `open ${B}`]);
+    q.release();
+  });
+
+  test("an aborted signal stops the inquiry", async () => {
+    using tree = tree2();
+    const ac = new AbortController();
+    ac.abort(new Error("stop"));
+    await expect(requestQueue({ alg: "copy", root: tree.root, opener: opener().open, signal: ac.signal })).rejects.toThrow("stop");
+  });
+});
+
+describe("Queue", () => {
+  test("sends, completes and checks a payload through DMA buffers", async () => {
+    using tree = tree2();
+    const { open, devices } = opener();
+    await using q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", root: tree.root, opener: open });
+    const dev = devices.get(A) as FakeDummyDevice;
+    const src = q.alloc(4096);
+    const dst = q.alloc(4096);
+    src.bytes().set(new TextEncoder().encode("warpdrive"));
+    q.send({ op: "copy", id: 42, src: src.iova, dst: dst.iova, len: 9 });
+    dev.step();
+    const c = await q.wait({ timeout: 1000 });
+    expect(c).toMatchObject({ id: 42, status: 0, result: 9 });
+    expect(new TextDecoder().decode(dst.bytes(0, 9))).toBe("warpdrive");
+  });
+
+  test("send throws QueueFullError (EAGAIN) on a full ring; sendBatch says how many went", async () => {
+    using tree = tree2();
+    const { open, devices } = opener();
+    await using q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", root: tree.root, opener: open });
+    const nops = Array.from({ length: 300 }, (_, i) => ({ op: "nop" as const, id: i }));
+    expect(q.sendBatch(nops)).toBe(256);
+    let err: unknown;
+    try {
+      q.send({ op: "nop", id: 999 });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(QueueFullError);
+    expect((err as QueueFullError).code).toBe("EAGAIN");
+    devices.get(A)?.step();
+    expect(q.poll(100).length).toBe(100);
+    expect((await q.wait()).id).toBe(100);
+    expect(q.poll().length).toBe(155);
+  });
+
+  test("wait times out with ETIMEDOUT and honours an abort signal", async () => {
+    using tree = tree2();
+    await using q = await requestQueue({ alg: "copy", root: tree.root, opener: opener().open });
+    let err: unknown;
+    try {
+      await q.wait({ timeout: 20 });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: string }).code).toBe("ETIMEDOUT");
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error("enough")), 20);
+    await expect(q.wait({ signal: ac.signal })).rejects.toThrow("enough");
+  });
+
+  test("release closes DMA buffers, then the device; it is idempotent and every use after it throws", async () => {
+    using tree = tree2();
+    const log: string[] = [];
+    const q = await requestQueue({ alg: "copy", root: tree.root, opener: opener(new Set(), log).open });
+    const buf = q.alloc(100);
+    const view = buf.bytes();
+    q.release();
+    q.release();
+    expect(log).toEqual([`open ${A}`, "dma freed 100000", `close ${A}`]);
+    expect(q.released).toBe(true);
+    expect(buf.closed).toBe(true);
+    expect(() => buf.bytes()).toThrow(/closed/);
+    expect(view.length).toBe(0); // detached: a stale view cannot reach freed memory
+    for (const f of [() => q.send({ op: "nop", id: 1 }), () => q.poll(), () => q.alloc(10), () => q.sendBatch([])]) {
+      expect(f).toThrow(QueueReleasedError);
+    }
+    await expect(q.wait()).rejects.toBeInstanceOf(QueueReleasedError);
+  });
+
+  test("a queue released while a wait is pending rejects that wait", async () => {
+    using tree = tree2();
+    const q = await requestQueue({ alg: "copy", root: tree.root, opener: opener().open });
+    const w = q.wait();
+    setTimeout(() => q.release(), 10);
+    await expect(w).rejects.toBeInstanceOf(QueueReleasedError);
+  });
+});
