@@ -14,7 +14,8 @@ Boot a Linux kernel in QEMU with an edu device bound to vfio-pci and the project
 test module loaded, then run something inside it as root, from the repository root.
 
 Commands:
-  test [ARGS...]        run `bun test tests/kernel ARGS...` in the guest
+  test [ARGS...]        run `bun test tests/kernel ARGS...` in the guest (a path
+                        filter under tests/kernel/ replaces tests/kernel)
   run [--] CMD [ARGS]   run any command in the guest
   setup                 only prepare the host (packages, kernel, module build)
   --help                show this text
@@ -504,7 +505,15 @@ main() {
 	local args=()
 	case $cmd in
 	-h | --help | help) usage; return 0 ;;
-	test) shift; args=(bun test tests/kernel "$@") ;;
+	test)
+		shift
+		# Path filters given (tests/kernel/queue_) replace the default tests/kernel,
+		# which bun would otherwise OR with them and run everything.
+		args=(bun test tests/kernel "$@")
+		for a in "$@"; do
+			case "$a" in tests/kernel/*) args=(bun test "$@"); break ;; esac
+		done
+		;;
 	run)
 		shift
 		[[ ${1:-} != -- ]] || shift

@@ -18,6 +18,7 @@ import {
   setPriority,
 } from "../../mod.ts";
 import { attr, MDEV_DIR, reload, requireRig, run, start } from "../kmod/harness.ts";
+import { crc32 } from "../unit/_fake_wd_dummy.ts";
 
 const MOD = path.resolve(import.meta.dir, "..", "..", "mod.ts");
 type DQ = Queue<DummyRequest, DummyCompletion>;
@@ -38,14 +39,6 @@ function script(name: string, body: string): string {
   const file = `/tmp/${name}.ts`;
   writeFileSync(file, `import * as wd from ${JSON.stringify(MOD)};\n${body}`);
   return file;
-}
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return (c ^ 0xffffffff) >>> 0;
 }
 async function drain(q: DQ, n: number): Promise<DummyCompletion[]> {
   const out: DummyCompletion[] = [];
