@@ -11,9 +11,9 @@ import * as fs from "node:fs";
 import { makeSysfs } from "../src/sysfs/fixture.ts";
 
 const dir = process.argv[2];
-if (dir === undefined) {
-  process.stderr.write("usage: bun scripts/sample_sysfs.ts DIR\n");
-  process.exit(2);
+if (dir === undefined || dir.startsWith("-")) {
+  process.stderr.write("usage: bun scripts/sample_sysfs.ts DIR   (writes a sample tree into the new or empty DIR)\n");
+  process.exit(dir === "--help" || dir === "-h" ? 0 : 2);
 }
 if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) {
   process.stderr.write(`sample_sysfs: ${dir} is not empty; give a new or empty directory\n`);

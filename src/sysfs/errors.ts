@@ -35,6 +35,8 @@ export class SysfsError extends Error {
 /** Returns the errno name of a Node-style error, or `"EIO"` when it has none. */
 export function errnoCode(e: unknown): string {
   if (typeof e === "object" && e !== null && "code" in e && typeof e.code === "string") return e.code;
+  // Deno refuses a read its permissions do not grant with an error that has no errno.
+  if (e instanceof Error && e.name === "NotCapable") return "ERR_NOT_CAPABLE";
   return "EIO";
 }
 
@@ -54,6 +56,8 @@ export function describeCode(code: string): string {
       return "symbolic link loop";
     case "EAGAIN":
       return "not a regular file (would block)";
+    case "ERR_NOT_CAPABLE":
+      return "not readable under this runtime's permissions (Deno: reading /sys needs --allow-all)";
     default:
       return `cannot be read (${code})`;
   }

@@ -55,8 +55,10 @@ export function devicePath(ref: DeviceRef, sysfsRoot: string): { name: string; s
     let name = basename(ref.path);
     try {
       name = basename(realpathSync(ref.path));
-    } catch {
-      // A missing path is reported by the group lookup, with its own advice.
+    } catch (e) {
+      // A missing path is reported by the group lookup, with its own advice; an error with
+      // no errno (Deno's NotCapable) is not about the path, so it goes up as it is.
+      if (errCode(e) === undefined) throw e;
     }
     return { name, sysfsPath: ref.path };
   }
@@ -78,7 +80,8 @@ export function locateDevice(ref: DeviceRef, sysfsRoot: string): LocatedDevice {
   try {
     target = readlinkSync(link);
   } catch (e) {
-    const code = errCode(e) ?? "EIO";
+    const code = errCode(e);
+    if (code === undefined) throw e; // not a file system answer (Deno's NotCapable): say it as it is
     let exists = true;
     try {
       realpathSync(sysfsPath);

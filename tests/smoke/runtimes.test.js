@@ -1,0 +1,151 @@
+// The library as each runtime loads it through the package's `exports`: Node and Deno get
+// the JavaScript compiled into dist/ (the "default" condition; Deno refuses TypeScript
+// inside node_modules, so an npm install gives it the build too), Bun the TypeScript
+// sources (the "bun" condition). Deno also runs this suite over the sources with
+// deno_sources.json, the import map that mirrors jsr.json, and `-- --sources`.
+// Plain JavaScript with node:test, because Node 20 cannot run TypeScript and Deno and Bun
+// run node:test suites as they are. package.json "test:smoke" has the exact commands.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import process from "node:process";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { enumerate, makeSysfs, NoAcceleratorError, select } from "warpdrive";
+import {
+  ClosedError,
+  Fd,
+  ftruncate,
+  MappedMemory,
+  memfdCreate,
+  MFD_CLOEXEC,
+  O_CLOEXEC,
+  O_RDONLY,
+  pageSize,
+  SyscallError,
+} from "warpdrive/sys";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const deno = globalThis.Deno;
+const bun = globalThis.Bun !== undefined;
+/** What this run should have loaded: "sources" (TypeScript) or "dist" (the build). */
+const expected = bun || deno?.args.includes("--sources") ? "sources" : "dist";
+const M1 = "11111111-1111-4111-8111-111111111111";
+const M2 = "22222222-2222-4222-8222-222222222222";
+
+/** @param {string} file */
+function readJson(file) {
+  return JSON.parse(fs.readFileSync(path.join(REPO, file), "utf8"));
+}
+
+test("every entry point resolves to the build or to the sources, as this runtime is set up", () => {
+  for (const [name, source] of [["warpdrive", "mod"], ["warpdrive/sys", "src/sys/mod"], ["warpdrive/vfio", "src/vfio/mod"]]) {
+    const file = fileURLToPath(import.meta.resolve(name));
+    assert.equal(path.relative(REPO, file), expected === "dist" ? `dist/${source}.js` : `${source}.ts`, name);
+  }
+});
+
+test("jsr.json and the Deno import map export the sources that package.json exports", () => {
+  const pkg = readJson("package.json");
+  const jsr = readJson("jsr.json");
+  const map = readJson("tests/smoke/deno_sources.json").imports;
+  assert.equal(jsr.version, pkg.version);
+  const subpaths = Object.keys(pkg.exports).filter((k) => k !== "./package.json");
+  assert.deepEqual(Object.keys(jsr.exports).sort(), subpaths.sort());
+  for (const sub of subpaths) {
+    const cond = pkg.exports[sub];
+    assert.equal(jsr.exports[sub], cond.bun, sub);
+    assert.equal(cond.default, `./dist/${cond.bun.slice(2).replace(/\.ts$/, ".js")}`, sub);
+    assert.equal(cond.types, cond.default.replace(/\.js$/, ".d.ts"), sub);
+    assert.equal(map[`warpdrive${sub.slice(1)}`], `../../${cond.bun.slice(2)}`, sub);
+  }
+});
+
+test("enumerate and select read a fixture tree and choose the preferred accelerator", () => {
+  const tree = makeSysfs({
+    devices: [
+      { id: "acc0", priority: 5, types: [{ name: "copy", mdevs: [M1] }] },
+      { id: "acc1", priority: -3, types: [{ name: "copy", mdevs: [M2] }, { name: "zlib" }] },
+    ],
+  });
+  try {
+    const inventory = enumerate({ root: tree.root });
+    assert.deepEqual(inventory.devices.map((d) => d.id), ["acc0", "acc1"]);
+    const acc1 = inventory.devices.find((d) => d.id === "acc1");
+    assert.deepEqual(acc1?.types.map((t) => t.name).sort(), ["copy", "zlib"]);
+
+    const choice = select(enumerate({ root: tree.root, alg: "copy" }), { alg: "copy", apis: ["wd_dummy_v1"] });
+    assert.equal(choice.device.id, "acc1");
+    assert.equal(choice.mdev, M2);
+
+    assert.throws(
+      () => select(enumerate({ root: tree.root, alg: "crc" }), { alg: "crc", apis: ["wd_dummy_v1"] }),
+      (e) => e instanceof NoAcceleratorError && /crc/.test(e.message),
+    );
+  } finally {
+    tree.close();
+  }
+  assert.equal(fs.existsSync(tree.root), false);
+});
+
+test("a memfd mapped as a region is read and written through the register accessors", () => {
+  const size = pageSize();
+  const fd = Fd.adopt(memfdCreate("warpdrive-smoke", MFD_CLOEXEC), { label: "smoke memfd" });
+  try {
+    ftruncate(fd.fd, size);
+    const regs = MappedMemory.mapFile(fd.fd, 0, size, { label: "smoke region" });
+    regs.write32(0x10, 0x010000ed);
+    regs.write64(0x18, 0x1122334455667788n);
+    assert.equal(regs.read32(0x10), 0x010000ed);
+    assert.equal(regs.read64(0x18), 0x1122334455667788n);
+
+    // The file sees the stores: the mapping is shared, not a copy.
+    const back = new Uint8Array(4);
+    assert.equal(fd.pread(back, 0x10), 4);
+    assert.equal(new DataView(back.buffer).getUint32(0, true), 0x010000ed);
+
+    assert.throws(() => regs.read32(size), RangeError);
+    assert.throws(() => regs.read32(0x11), RangeError);
+    regs.close();
+    regs.close();
+    assert.throws(() => regs.read32(0x10), ClosedError);
+  } finally {
+    fd.close();
+  }
+  assert.throws(() => fd.fd, ClosedError);
+});
+
+// Under Deno this would need --allow-run; Node (and Bun) run the same file.
+test("the wd command of package.json \"bin\" lists a fixture tree", { skip: deno ? "spawning needs --allow-run under Deno" : false }, () => {
+  const bin = readJson("package.json").bin.wd;
+  const tree = makeSysfs({ devices: [{ id: "acc0", priority: 7, types: [{ name: "copy" }] }] });
+  try {
+    const r = spawnSync(process.execPath, [path.join(REPO, bin), "list", "--sysfs", tree.root], { encoding: "utf8" });
+    assert.equal(r.stderr, "");
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^acc0 .*priority 7/m);
+    assert.match(r.stdout, /wd_dummy-copy +copy /);
+    const bad = spawnSync(process.execPath, [path.join(REPO, bin), "list", "--no-such-option"], { encoding: "utf8" });
+    assert.equal(bad.status, 2);
+  } finally {
+    tree.close();
+  }
+});
+
+test("a failed open throws SyscallError with the errno code and the path", () => {
+  const missing = path.join(os.tmpdir(), `warpdrive-smoke-missing-${process.pid}`, "nothing");
+  assert.throws(
+    () => Fd.open(missing, O_RDONLY | O_CLOEXEC),
+    (e) => {
+      assert.ok(e instanceof SyscallError, `expected a SyscallError, got ${String(e)}`);
+      assert.equal(e.code, "ENOENT");
+      assert.equal(e.errno, 2);
+      assert.equal(e.syscall, "open");
+      assert.equal(e.path, missing);
+      assert.ok(e.message.includes(missing), e.message);
+      return true;
+    },
+  );
+});
