@@ -117,17 +117,19 @@ test("a memfd mapped as a region is read and written through the register access
   assert.throws(() => fd.fd, ClosedError);
 });
 
-// Under Deno this would need --allow-run; Node (and Bun) run the same file.
-test("the wd command of package.json \"bin\" lists a fixture tree", { skip: deno ? "spawning needs --allow-run under Deno" : false }, () => {
-  const bin = readJson("package.json").bin.wd;
+test("the wd command of package.json \"bin\" lists a fixture tree", () => {
+  const bin = path.join(REPO, readJson("package.json").bin.wd);
+  // Under Deno the bin runs as `deno run` with the permissions a user would give it.
+  const wd = (...args) =>
+    spawnSync(process.execPath, deno ? ["run", "--allow-all", bin, ...args] : [bin, ...args], { encoding: "utf8" });
   const tree = makeSysfs({ devices: [{ id: "acc0", priority: 7, types: [{ name: "copy" }] }] });
   try {
-    const r = spawnSync(process.execPath, [path.join(REPO, bin), "list", "--sysfs", tree.root], { encoding: "utf8" });
+    const r = wd("list", "--sysfs", tree.root);
     assert.equal(r.stderr, "");
     assert.equal(r.status, 0);
     assert.match(r.stdout, /^acc0 .*priority 7/m);
     assert.match(r.stdout, /wd_dummy-copy +copy /);
-    const bad = spawnSync(process.execPath, [path.join(REPO, bin), "list", "--no-such-option"], { encoding: "utf8" });
+    const bad = wd("list", "--no-such-option");
     assert.equal(bad.status, 2);
   } finally {
     tree.close();
