@@ -1,83 +1,135 @@
 #!/usr/bin/env bun
 /**
  * Inquiry benchmark: builds sysfs trees of 64, 256, 1024 and 4096 devices × 4 types and
- * prints the median time of `enumerate` + `select` for one algorithm, of a full
- * enumeration (what `wd list` reads), and the time per type directory, so growth can be
- * seen. Numbers, not a test.
+ * times, per tree, `enumerate` + `select` for one algorithm (the queue inquiry) and a full
+ * `enumerate` (what `wd list` reads), in Bun (and Deno and Node when asked), against
+ * `scripts/bench/inquiry.c`, a C scanner that reads the same attributes by the same rules
+ * (open/read/close per attribute, parse, match, rank). The time per type directory shows
+ * whether growth is linear. Rounds interleave C and JavaScript so a noisy machine slows
+ * both; figures are medians over every run of every round. Numbers, not a test.
  *
- *   npm run bench:inquiry [-- --sizes 64,256 --runs 9 --json FILE]
+ *   bun scripts/bench_inquiry.ts [--sizes 64,256,1024,4096] [--rounds 3] [--runs 3]
+ *                                [--runtimes bun,deno,node] [--json FILE]
+ *
+ * Goal: within 1.5x of C at every size, growth linear in the number of type directories.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { select } from "../src/select/select.ts";
-import { enumerate } from "../src/sysfs/enumerate.ts";
 import { type FixtureDevice, makeSysfs } from "../src/sysfs/fixture.ts";
+import { compileC, fmt, machine, median, ROOT, run, runtimes, table, verdict, writeResults } from "./bench/_common.ts";
 
 const { values } = parseArgs({
-  options: { sizes: { type: "string" }, runs: { type: "string" }, json: { type: "string" } },
+  options: {
+    sizes: { type: "string" },
+    rounds: { type: "string" },
+    runs: { type: "string" },
+    runtimes: { type: "string" },
+    json: { type: "string" },
+  },
 });
-const sizes = (values.sizes ?? "64,256,1024,4096").split(",").map(Number);
-const runs = Number(values.runs ?? 9);
+const SIZES = (values.sizes ?? "64,256,1024,4096").split(",").map(Number);
+const ROUNDS = Number(values.rounds ?? 3);
+const RUNS = Number(values.runs ?? 3);
+const GOAL = 1.5;
 const ALGS = ["copy", "csum", "zip", "hash"];
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
+const scanner = compileC("scripts/bench/inquiry.c", "inquiry");
+const { found, missing } = runtimes((values.runtimes ?? "bun").split(","));
+const worker = path.join(ROOT, "scripts", "bench", "inquiry_worker.mjs");
 
-function time(f: () => void): number {
-  const t0 = performance.now();
-  f();
-  return performance.now() - t0;
+interface Sample {
+  lang: string;
+  mode: string;
+  size: number;
+  ms: number;
+  device: string;
+  type: string;
+  types: number;
 }
-
-const rows: Record<string, number>[] = [];
-for (const n of sizes) {
-  const devices: FixtureDevice[] = [];
-  for (let i = 0; i < n; i++) {
-    devices.push({
-      id: `wd_dummy${i}`,
-      zoneId: i % 4,
-      priority: i % 7 === 0 ? 0 : 5,
-      types: ALGS.map((alg, j) => ({ name: alg, flags: 0x3 | (j << 8), throughput: (i * 7 + j) % 90, latency: (i + j) % 50, mdevs: [] })),
-    });
-  }
-  const tree = makeSysfs({ devices });
-  try {
-    const inquiry: number[] = [];
-    const full: number[] = [];
-    // One warm-up of each so the page cache and JIT are in the same state for every run.
-    select(enumerate({ root: tree.root, alg: "copy" }), { alg: "copy", apis: ["wd_dummy_v1"], allowCreate: true });
-    enumerate({ root: tree.root });
-    for (let r = 0; r < runs; r++) {
-      inquiry.push(time(() => {
-        select(enumerate({ root: tree.root, alg: "copy" }), { alg: "copy", apis: ["wd_dummy_v1"], allowCreate: true });
-      }));
-      full.push(time(() => void enumerate({ root: tree.root })));
+const samples: Sample[] = [];
+const base = fs.mkdtempSync(path.join(os.tmpdir(), "wd-bench-inquiry-"));
+try {
+  for (const n of SIZES) {
+    const devices: FixtureDevice[] = [];
+    for (let i = 0; i < n; i++) {
+      devices.push({
+        id: `wd_dummy${i}`,
+        zoneId: i % 4,
+        priority: i % 7 === 0 ? 0 : 5,
+        types: ALGS.map((alg, j) => ({ name: alg, flags: 0x3 | (j << 8), throughput: (i * 7 + j) % 90, latency: (i + j) % 50, mdevs: [] })),
+      });
     }
+    const tree = makeSysfs({ devices, dir: path.join(base, String(n)) });
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [mode, args] of [["inquiry", ["-a", "copy"]], ["list", []]] as const) {
+          for (const line of run(scanner, ["-r", String(RUNS), ...args, tree.root]).trim().split("\n")) {
+            const j = JSON.parse(line) as Sample;
+            samples.push({ ...j, lang: "c", mode, size: n });
+          }
+        }
+        for (const rt of found) {
+          const out = run(rt.argv[0] as string, [...rt.argv.slice(1), worker, rt.srcDir, rt.ext, tree.root, String(RUNS)]);
+          for (const line of out.trim().split("\n")) {
+            if (line.startsWith("{")) samples.push({ ...(JSON.parse(line) as Sample), size: n });
+          }
+        }
+      }
+    } finally {
+      tree.close();
+    }
+    process.stderr.write(`${n} devices done\n`);
+  }
+} finally {
+  fs.rmSync(base, { recursive: true, force: true });
+}
+
+const med = (lang: string, mode: string, size: number): number | undefined => {
+  const xs = samples.filter((s) => s.lang === lang && s.mode === mode && s.size === size).map((s) => s.ms);
+  return xs.length === 0 ? undefined : median(xs);
+};
+// Every scanner must have chosen the same device and type, or the comparison is void.
+for (const n of SIZES) {
+  const picks = new Set(samples.filter((s) => s.mode === "inquiry" && s.size === n).map((s) => `${s.device}/${s.type}`));
+  if (picks.size !== 1) throw new Error(`The scanners disagree on the choice for ${n} devices: ${[...picks].join(", ")}`);
+}
+
+const results: Record<string, unknown>[] = [];
+const rows: string[][] = [[
+  "devices",
+  "type dirs",
+  "mode",
+  "C ms",
+  "C µs/type",
+  ...found.flatMap((r) => [`${r.name} ms`, `${r.name} µs/type`, `${r.name}/C (goal ${GOAL}x)`]),
+]];
+for (const mode of ["inquiry", "list"]) {
+  for (const n of SIZES) {
     const typeDirs = n * ALGS.length;
-    rows.push({
-      devices: n,
-      typeDirs,
-      inquiryMs: median(inquiry),
-      listMs: median(full),
-      inquiryUsPerType: (median(inquiry) * 1000) / typeDirs,
-      listUsPerType: (median(full) * 1000) / typeDirs,
-    });
-  } finally {
-    tree.close();
+    const c = med("c", mode, n) as number;
+    const row = [String(n), String(typeDirs), mode === "inquiry" ? "enumerate+select" : "full list", fmt(c, 2), fmt((c * 1000) / typeDirs, 2)];
+    for (const rt of found) {
+      const x = med(rt.name, mode, n);
+      row.push(fmt(x, 2), fmt(x === undefined ? undefined : (x * 1000) / typeDirs, 2), verdict(x === undefined ? undefined : x / c, GOAL));
+      results.push({ mode, devices: n, typeDirs, runtime: rt.name, ms: x, cMs: c, ratio: x === undefined ? null : x / c, goal: GOAL });
+    }
+    rows.push(row);
   }
 }
 
-const fmt = (x: number | undefined, d = 2) => (x ?? 0).toFixed(d);
-console.log(`inquiry benchmark (${typeof Bun !== "undefined" ? "bun" : "other"}), median of ${runs} runs, 4 types per device`);
-console.log("devices  type dirs  enumerate+select ms  µs/type dir  full list ms  µs/type dir");
-for (const r of rows) {
-  console.log(
-    `${String(r["devices"]).padStart(7)}  ${String(r["typeDirs"]).padStart(9)}  ${fmt(r["inquiryMs"]).padStart(19)}  ${
-      fmt(r["inquiryUsPerType"]).padStart(11)
-    }  ${fmt(r["listMs"]).padStart(12)}  ${fmt(r["listUsPerType"]).padStart(11)}`,
-  );
-}
-if (values.json) fs.writeFileSync(values.json, JSON.stringify({ runs, rows }, null, 2));
+console.log(`inquiry: median of ${ROUNDS} rounds x ${RUNS} runs; 4 types per device; ratio = runtime / C scanner`);
+console.log(table(rows));
+for (const [name, why] of Object.entries(missing)) console.log(`${name}: not measured (${why})`);
+const file = writeResults("inquiry", {
+  benchmark: "inquiry",
+  machine: machine(),
+  runtimes: Object.fromEntries(found.map((r) => [r.name, r.version])),
+  missing,
+  rounds: ROUNDS,
+  runs: RUNS,
+  results,
+  samples,
+}, values.json);
+console.log(`\nresults: ${path.relative(ROOT, file)}`);

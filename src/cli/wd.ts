@@ -1,15 +1,15 @@
-#!/usr/bin/env bun
 /**
  * `wd`: look at and arrange the WarpDrive accelerators of a machine.
  *
- * The only module that prints, reads argv or exits. {@link main} returns the exit code
- * so tests can run it in-process; the shebang entry at the bottom runs it for real.
+ * The only module that prints or reads argv. {@link main} returns the exit code, so
+ * tests can run it in-process; `bin/wd.ts` is the executable that runs it for real.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { createMdev, disableDevice, removeMdev, setPriority, setZone } from "../mdev/mdev.ts";
 import { type Criteria, NoAcceleratorError, select } from "../select/select.ts";
+import { barrierInfo } from "../sys/barrier.ts";
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
 import { SysfsError } from "../sysfs/errors.ts";
 import type { Accelerator, AcceleratorType, Inventory } from "../sysfs/model.ts";
@@ -49,6 +49,9 @@ Global options:
   --sysfs ROOT   sysfs root to read (default /sys, or env WD_SYSFS_ROOT)
   --help, -h     this text
   --version, -V  the version
+
+list --verbose also lists mediated-device UUIDs and says which doorbell barrier queues
+use (js: Atomics.store; c: c/wd_barrier.c, built by scripts/build_barrier.sh) and why.
 
 pick: without --api, the accepted device_apis are those with a registered user-space
 driver. --allow-create accepts types with no mediated device but free instances.
@@ -162,6 +165,12 @@ function listText(inv: Inventory, verbose: boolean): string {
   return out.join("\n");
 }
 
+function barrierText(): string {
+  const b = barrierInfo();
+  const what = b.backend === "c" ? `c (${b.library})` : "js (Atomics.store)";
+  return `doorbell barrier: ${what} on ${b.arch}: ${b.reason}\n  ${b.guarantee}`;
+}
+
 function pickCriteria(v: Record<string, string | boolean | string[] | undefined>): Criteria {
   const alg = v["alg"];
   if (typeof alg !== "string" || alg.trim() === "") throw new UsageError("pick needs --alg NAME");
@@ -247,6 +256,7 @@ function run(argv: readonly string[], io: CliIo): number {
     case "list": {
       const inv = enumerate({ root });
       io.out(v["json"] ? JSON.stringify(listJson(inv), null, 2) : listText(inv, v["verbose"] === true));
+      if (v["verbose"] === true && v["json"] !== true) io.out(barrierText());
       return inv.devices.length === 0 ? EXIT_FAILED : EXIT_OK;
     }
     case "pick": {
@@ -331,13 +341,4 @@ export function main(argv: readonly string[], io: CliIo): number {
     if (debug && e instanceof Error && e.stack) io.err(e.stack);
     return EXIT_FAILED;
   }
-}
-
-if (import.meta.main) {
-  const code = main(process.argv.slice(2), {
-    out: (t) => process.stdout.write(`${t}\n`),
-    err: (t) => process.stderr.write(`${t}\n`),
-    env: process.env,
-  });
-  process.exitCode = code;
 }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { type Doorbell32, doorbell32 } from "../sys/barrier.ts";
 import type { MappedMemory } from "../sys/mman.ts";
 import type { DriverContext, UserDriver } from "./registry.ts";
 import * as L from "./wd_dummy_v1_layout.ts";
@@ -61,7 +62,11 @@ export interface DummyHandle {
   readonly cqEntries: number;
   /** The queue's own opcode (copy or csum). */
   readonly algoOp: number;
+  /** Rings the doorbell, on the backend `src/sys/barrier.ts` chose when the queue opened. */
+  readonly ring: Doorbell32;
   sqTail: number;
+  /** The last SQ_HEAD read; the register is read again only when this leaves too little room. */
+  sqHead: number;
   cqHead: number;
 }
 
@@ -147,53 +152,88 @@ function open(ctx: DriverContext): DummyHandle {
     sqEntries,
     cqEntries,
     algoOp: ctrl.read32(L.WD_DUMMY_V1_REG_ALGO_OP),
+    ring: doorbell32(ctrl, L.WD_DUMMY_V1_REG_DOORBELL),
     // Start where the device is: after a reclaim both are 0; they are what the last
     // user of this mediated device stored.
     sqTail: Atomics.load(regs, R_DOORBELL),
+    sqHead: Atomics.load(regs, R_SQ_HEAD),
     cqHead: Atomics.load(regs, R_CQ_HEAD),
   };
 }
 
-/** Checks and encodes a request into eight u32 words. Throws before anything is written. */
-function encode(r: DummyRequest, out: Uint32Array, at: number): void {
-  if (r === null || typeof r !== "object") throw new TypeError("Cannot queue a request: it must be an object");
-  const opcode = opcodeOf(r.op);
-  const flags = r.flags ?? 0;
+/** Flags other than 0: undefined means 0, anything else must fit in 16 bits. */
+function flagsOf(flags: number | undefined): number {
+  if (flags === undefined) return 0;
   if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff) throw new RangeError(`Cannot queue flags ${flags}: they must be a 16-bit unsigned integer`);
-  const src = u64("src", r.src);
-  const dst = u64("dst", r.dst);
-  out[at] = opcode | (flags << 16);
-  out[at + 1] = u32("id", r.id);
-  out[at + 2] = src >>> 0;
-  out[at + 3] = Math.floor(src / TWO32);
-  out[at + 4] = dst >>> 0;
-  out[at + 5] = Math.floor(dst / TWO32);
-  out[at + 6] = u32("len", r.len);
-  out[at + 7] = 0;
+  return flags;
 }
 
-const scratch = new Uint32Array(REQ_WORDS);
-
 function submit(h: DummyHandle, requests: readonly DummyRequest[]): number {
-  const sqHead = Atomics.load(h.regs, R_SQ_HEAD);
-  const sqFree = h.sqEntries - ((h.sqTail - sqHead) >>> 0);
+  const want = requests.length;
+  let tail = h.sqTail;
+  // Room against the last SQ_HEAD seen (an older head only under-counts the room); read the
+  // register again only when that is not enough. Barrier: an acquire load; the device read
+  // the slots below SQ_HEAD before it stored SQ_HEAD, so rewriting them comes after.
+  let sqFree = h.sqEntries - ((tail - h.sqHead) >>> 0);
+  if (sqFree < want) {
+    h.sqHead = Atomics.load(h.regs, R_SQ_HEAD);
+    sqFree = h.sqEntries - ((tail - h.sqHead) >>> 0);
+  }
   // Never have more requests in flight than the completion ring holds, so the device
   // always has a slot for the completion of what it consumes.
-  const cqFree = h.cqEntries - ((h.sqTail - h.cqHead) >>> 0);
-  const n = Math.min(requests.length, sqFree, cqFree);
+  const cqFree = h.cqEntries - ((tail - h.cqHead) >>> 0);
+  let n = want < sqFree ? want : sqFree;
+  if (cqFree < n) n = cqFree;
   if (n <= 0) return 0;
-  let tail = h.sqTail;
+  const sq = h.sq;
+  const mask = h.sqMask;
   for (let i = 0; i < n; i++) {
-    // Encode into scratch first so a bad request throws before the ring is touched.
-    encode(requests[i] as DummyRequest, scratch, 0);
-    h.sq.set(scratch, (tail & h.sqMask) * REQ_WORDS);
+    const r = requests[i] as DummyRequest;
+    if (r === null || typeof r !== "object") throw new TypeError("Cannot queue a request: it must be an object");
+    // Every field is checked before the slot is written; the slots written here are past
+    // the tail the device knows, so a throw leaves nothing published.
+    const op = r.op;
+    const opcode = op === "copy" ? L.WD_DUMMY_V1_OP_COPY : op === "csum" ? L.WD_DUMMY_V1_OP_CSUM : op === "nop" ? L.WD_DUMMY_V1_OP_NOP : opcodeOf(op);
+    const flags = r.flags === undefined || r.flags === 0 ? 0 : flagsOf(r.flags);
+    const src = r.src;
+    let srcLo: number, srcHi: number;
+    if (typeof src === "number" && src >>> 0 === src) {
+      srcLo = src;
+      srcHi = 0;
+    } else {
+      const v = u64("src", src);
+      srcLo = v >>> 0;
+      srcHi = Math.floor(v / TWO32);
+    }
+    const dst = r.dst;
+    let dstLo: number, dstHi: number;
+    if (typeof dst === "number" && dst >>> 0 === dst) {
+      dstLo = dst;
+      dstHi = 0;
+    } else {
+      const v = u64("dst", dst);
+      dstLo = v >>> 0;
+      dstHi = Math.floor(v / TWO32);
+    }
+    const id = r.id >>> 0 === r.id ? r.id : u32("id", r.id);
+    const len = r.len !== undefined && r.len >>> 0 === r.len ? r.len : u32("len", r.len);
+    const w = (tail & mask) * REQ_WORDS;
+    sq[w] = opcode | (flags << 16);
+    sq[w + 1] = id;
+    sq[w + 2] = srcLo;
+    sq[w + 3] = srcHi;
+    sq[w + 4] = dstLo;
+    sq[w + 5] = dstHi;
+    sq[w + 6] = len;
+    sq[w + 7] = 0;
     tail = (tail + 1) >>> 0;
   }
   h.sqTail = tail;
   // Barrier: the descriptor stores above must be visible to the device before it can see
-  // the new tail. Atomics.store is sequentially consistent: a locked store (xchg) on
-  // x86-64 and a store-release (stlr) on arm64, so no descriptor store can pass it.
-  Atomics.store(h.regs, R_DOORBELL, tail);
+  // the new tail: one barrier and one doorbell for the whole batch. h.ring is the backend
+  // barrier.ts chose: Atomics.store (sequentially consistent: xchg on x86-64, a
+  // store-release on arm64) or wd_doorbell32 (the architecture's write barrier, then the store).
+  h.ring(tail);
   return n;
 }
 
@@ -207,21 +247,24 @@ function poll(h: DummyHandle, max: number): DummyCompletion[] {
     throw new Error(`wd_dummy_v1 queue is corrupt: completion tail ${tail} is ${ready} ahead of head ${h.cqHead} (ring of ${h.cqEntries})`);
   }
   const n = Math.min(ready, max);
-  const out: DummyCompletion[] = new Array(n);
+  // Grown by push: a pre-sized `new Array(n)` filled by index is several times slower in
+  // JavaScriptCore (scripts/bench_queue.ts).
+  const out: DummyCompletion[] = [];
   let head = h.cqHead;
   const cq = h.cq;
+  const mask = h.cqMask;
   for (let i = 0; i < n; i++) {
-    const w = (head & h.cqMask) * CPL_WORDS;
+    const w = (head & mask) * CPL_WORDS;
     const statusOp = cq[w + 1] as number;
     const status = statusOp & 0xffff;
-    out[i] = {
+    out.push({
       id: cq[w] as number,
       status,
       statusName: STATUS_NAMES[status] ?? `status-${status}`,
       opcode: statusOp >>> 16,
       result: cq[w + 2] as number,
       sqIndex: cq[w + 3] as number,
-    };
+    });
     head = (head + 1) >>> 0;
   }
   h.cqHead = head;

@@ -118,3 +118,50 @@ export const view: (address: bigint, len: number) => ArrayBuffer = (address, len
 
 /** The native address of an ArrayBuffer's (or typed array's) memory. */
 export const address: (value: ArrayBuffer | ArrayBufferView) => bigint = (value) => koffi.address(value);
+
+/**
+ * The optional C barrier library (`c/wd_barrier.c`, built by `scripts/build_barrier.sh`):
+ * its symbols, with their C prototypes. Loaded only when asked for (`loadBarrierLib`), never
+ * at import; `src/sys/barrier.ts` decides whether it is used.
+ */
+export interface BarrierLib {
+  /** `unsigned int wd_barrier_version(void)` */
+  wd_barrier_version(): number;
+  /** `const char *wd_barrier_arch(void)` ("x64", "arm64" or "portable") */
+  wd_barrier_arch(): string;
+  /** `void wd_wmb(void)` */
+  wd_wmb(): void;
+  /** `void wd_rmb(void)` */
+  wd_rmb(): void;
+  /** `void wd_mb(void)` */
+  wd_mb(): void;
+  /** `void wd_doorbell32(volatile uint32_t *reg, uint32_t value)` */
+  wd_doorbell32(reg: bigint, value: number): void;
+  /** `void wd_doorbell64(volatile uint64_t *reg, uint64_t value)` */
+  wd_doorbell64(reg: bigint, value: bigint | number): void;
+}
+
+const barrierLibs = new Map<string, BarrierLib>();
+
+/**
+ * Loads the barrier library at `path` (once per path; koffi never unloads it).
+ *
+ * @throws {Error} koffi's error when the file is missing, not a shared object of this
+ *   machine's architecture, or lacks a symbol.
+ */
+export function loadBarrierLib(path: string): BarrierLib {
+  const known = barrierLibs.get(path);
+  if (known !== undefined) return known;
+  const so = koffi.load(path);
+  const bound: BarrierLib = {
+    wd_barrier_version: so.func("unsigned int wd_barrier_version(void)"),
+    wd_barrier_arch: so.func("const char *wd_barrier_arch(void)"),
+    wd_wmb: so.func("void wd_wmb(void)"),
+    wd_rmb: so.func("void wd_rmb(void)"),
+    wd_mb: so.func("void wd_mb(void)"),
+    wd_doorbell32: so.func("void wd_doorbell32(void *reg, uint32_t value)"),
+    wd_doorbell64: so.func("void wd_doorbell64(void *reg, uint64_t value)"),
+  };
+  barrierLibs.set(path, bound);
+  return bound;
+}

@@ -47,17 +47,27 @@ interface Ctx {
   readonly base: string;
 }
 
+/**
+ * `dir/name` for a directory path that is already normal (it comes from `classDirOf` and
+ * names readdir returned, which never hold "/" and are never "." or ".."): what
+ * `path.join` returns, without its normalising pass, which is the largest share of the
+ * enumeration's own time.
+ */
+function child(dir: string, name: string): string {
+  return dir === "/" ? `/${name}` : `${dir}/${name}`;
+}
+
 function readValue<T>(ctx: Ctx, rel: string, parse: (t: string) => Parsed<T>, fallback?: string): T | null {
   let file = rel;
   let text: string;
   try {
-    text = ctx.reader.readAttribute(path.join(ctx.base, rel));
+    text = ctx.reader.readAttribute(child(ctx.base, rel));
   } catch (e) {
     let code = errnoCode(e);
     if (code === "ENOENT" && fallback !== undefined) {
       file = fallback;
       try {
-        text = ctx.reader.readAttribute(path.join(ctx.base, fallback));
+        text = ctx.reader.readAttribute(child(ctx.base, fallback));
         return check(ctx, file, parse(text));
       } catch (e2) {
         code = errnoCode(e2);
@@ -87,7 +97,7 @@ const count = (t: string): Parsed<number> => {
 };
 
 function readType(reader: SysfsReader, dir: string, entry: Entry, alg: string | undefined): AcceleratorType {
-  const typePath = path.join(dir, entry.name);
+  const typePath = child(dir, entry.name);
   const problems: string[] = [];
   const base = {
     type: entry.name,
@@ -129,7 +139,7 @@ function readType(reader: SysfsReader, dir: string, entry: Entry, alg: string | 
   const deviceApi = readValue(ctx, "device_api", parseToken);
   const mdevs: string[] = [];
   try {
-    for (const d of reader.list(path.join(typePath, "devices"))) {
+    for (const d of reader.list(child(typePath, "devices"))) {
       if (isUuid(d.name)) mdevs.push(d.name.toLowerCase());
       else problems.push(`devices/${d.name}: not a mediated device UUID`);
     }
@@ -141,7 +151,7 @@ function readType(reader: SysfsReader, dir: string, entry: Entry, alg: string | 
 }
 
 function readDevice(reader: SysfsReader, classDir: string, entry: Entry, alg: string | undefined): Accelerator {
-  const devPath = path.join(classDir, entry.name);
+  const devPath = child(classDir, entry.name);
   const problems: string[] = [];
   const empty: Accelerator = {
     id: entry.name,
@@ -158,7 +168,7 @@ function readDevice(reader: SysfsReader, classDir: string, entry: Entry, alg: st
     problems.push("is a file, not a device directory");
     return empty;
   }
-  const typesDir = path.join(devPath, "mdev_supported_types");
+  const typesDir = child(devPath, "mdev_supported_types");
   let entries: Entry[];
   try {
     entries = reader.list(typesDir);

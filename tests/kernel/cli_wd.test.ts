@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { attr, MDEV_DIR, reload, requireRig } from "../kmod/harness.ts";
 
-const WD = path.resolve(import.meta.dir, "..", "..", "src", "cli", "wd.ts");
+const WD = path.resolve(import.meta.dir, "..", "..", "bin", "wd.ts");
 
 function wd(...args: string[]): { code: number; out: string; err: string } {
   const r = Bun.spawnSync([process.execPath, WD, ...args], { env: { ...process.env, WD_SYSFS_ROOT: "" } });

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
 import { VERSION } from "../../src/version.ts";
 
-const WD = path.resolve(import.meta.dir, "..", "..", "src", "cli", "wd.ts");
+const WD = path.resolve(import.meta.dir, "..", "..", "bin", "wd.ts");
 const M1 = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001";
 
 function wd(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {

@@ -1,0 +1,129 @@
+#!/usr/bin/env bun
+/**
+ * Send-path benchmark: the `wd_dummy_v1` driver's submit (descriptor stores, barrier,
+ * doorbell) on a memfd standing in for the control page and queue region, in Bun, Deno and
+ * Node, against `scripts/bench/send.c` doing the same stores and barrier, one request per
+ * doorbell and 16 per doorbell. Also the doorbell alone through each barrier backend
+ * (`Atomics.store` against `wd_doorbell32` through koffi), the numbers behind the choice in
+ * `src/sys/barrier.ts`.
+ *
+ * Rounds interleave every runtime with the C reference, so a noisy machine slows both; the
+ * figures are medians over every run of every round. Numbers, not a test.
+ *
+ *   bun scripts/bench_send.ts [--rounds 5] [--requests 1000000] [--runtimes bun,deno,node] [--json FILE]
+ *
+ * Goals: Bun within 1.5x of C per request, Deno and Node within 3x.
+ */
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { buildBarrierLib, compileC, fmt, machine, median, ROOT, run, runtimes, table, verdict, writeResults } from "./bench/_common.ts";
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string" },
+    requests: { type: "string" },
+    runtimes: { type: "string" },
+    json: { type: "string" },
+  },
+});
+const ROUNDS = Number(values.rounds ?? 5);
+const REQUESTS = Number(values.requests ?? 1_000_000);
+const GOAL: Record<string, number> = { bun: 1.5, deno: 3, node: 3 };
+const DOORBELLS = ["seqcst", "release", "wd"] as const;
+
+const sendC = compileC("scripts/bench/send.c", "send");
+const lib = buildBarrierLib();
+const { found, missing } = runtimes((values.runtimes ?? "bun,deno,node").split(","));
+
+interface Sample {
+  lang: string;
+  case: string;
+  batch: number;
+  backend: string;
+  ns: number;
+}
+const samples: Sample[] = [];
+const worker = path.join(ROOT, "scripts", "bench", "send_worker.mjs");
+
+for (let round = 0; round < ROUNDS; round++) {
+  for (const db of DOORBELLS) {
+    for (const batch of [1, 16]) {
+      const out = run(sendC, ["-n", String(REQUESTS * 2), "-r", "3", "-b", String(batch), "-d", db]);
+      for (const line of out.trim().split("\n")) {
+        const j = JSON.parse(line) as { batch: number; doorbell: string; ns: number };
+        samples.push({ lang: "c", case: "driver", batch: j.batch, backend: j.doorbell, ns: j.ns });
+      }
+    }
+  }
+  for (const rt of found) {
+    const out = run(rt.argv[0] as string, [...rt.argv.slice(1), worker, rt.srcDir, rt.ext, String(REQUESTS), "3", lib]);
+    for (const line of out.trim().split("\n")) {
+      if (line.startsWith("{")) samples.push(JSON.parse(line) as Sample);
+    }
+  }
+  process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
+}
+
+const med = (lang: string, c: string, batch: number, backend: string): number | undefined => {
+  const xs = samples.filter((s) => s.lang === lang && s.case === c && s.batch === batch && s.backend === backend).map((s) => s.ns);
+  return xs.length === 0 ? undefined : median(xs);
+};
+
+const results: Record<string, unknown>[] = [];
+const rows: string[][] = [["case", "batch", "C ns", ...found.flatMap((r) => [`${r.name} ns`, `${r.name}/C (goal ${GOAL[r.name]}x)`])]];
+for (const batch of [1, 16]) {
+  const c = med("c", "driver", batch, "seqcst") as number;
+  const row = [`submit, Atomics.store doorbell`, String(batch), fmt(c, 2)];
+  for (const rt of found) {
+    const js = med(rt.name, "driver", batch, "js");
+    row.push(fmt(js, 2), verdict(js === undefined ? undefined : js / c, GOAL[rt.name] as number));
+    results.push({ case: "submit", batch, runtime: rt.name, backend: "js", ns: js, cNs: c, ratio: js === undefined ? null : js / c, goal: GOAL[rt.name] });
+  }
+  rows.push(row);
+}
+for (const batch of [1, 16]) {
+  const c = med("c", "driver", batch, "wd") as number;
+  const row = [`submit, C doorbell via koffi`, String(batch), fmt(c, 2)];
+  for (const rt of found) {
+    const x = med(rt.name, "driver", batch, "c");
+    row.push(fmt(x, 2), x === undefined ? "n/a" : `${(x / c).toFixed(2)}x`);
+    results.push({ case: "submit-c-doorbell", batch, runtime: rt.name, backend: "c", ns: x, cNs: c, ratio: x === undefined ? null : x / c });
+  }
+  rows.push(row);
+}
+const dbRow = (backend: string, label: string) => {
+  const row = [label, "-", "-"];
+  for (const rt of found) {
+    const x = med(rt.name, "doorbell", 1, backend);
+    row.push(fmt(x, 2), "");
+    results.push({ case: "doorbell-only", runtime: rt.name, backend, ns: x });
+  }
+  rows.push(row);
+};
+dbRow("js", "doorbell alone: Atomics.store");
+dbRow("c", "doorbell alone: wd_doorbell32 (koffi)");
+
+const cRows: string[][] = [["C reference doorbell", "batch 1 ns", "batch 16 ns"]];
+for (const db of DOORBELLS) {
+  const label = { seqcst: "seq_cst store (xchg; what Atomics.store does)", release: "release store (plain mov; wd_client.c)", wd: "wmb + store (c/wd_barrier.c)" }[db];
+  cRows.push([label, fmt(med("c", "driver", 1, db), 2), fmt(med("c", "driver", 16, db), 2)]);
+  for (const batch of [1, 16]) results.push({ case: "c-reference", doorbell: db, batch, ns: med("c", "driver", batch, db) });
+}
+
+console.log(`send path: ns per request, median of ${ROUNDS} rounds x 3 runs; ratio = runtime / C with the same barrier (seq_cst store)`);
+console.log(table(rows));
+console.log("");
+console.log(table(cRows));
+for (const [name, why] of Object.entries(missing)) console.log(`${name}: not measured (${why})`);
+
+const file = writeResults("send", {
+  benchmark: "send",
+  machine: machine(),
+  runtimes: Object.fromEntries(found.map((r) => [r.name, r.version])),
+  missing,
+  rounds: ROUNDS,
+  requests: REQUESTS,
+  results,
+  samples,
+}, values.json);
+console.log(`\nresults: ${path.relative(ROOT, file)}`);
