@@ -168,6 +168,18 @@ function flagsOf(flags: number | undefined): number {
   return flags;
 }
 
+/** Stores a checked IOVA as two little-endian u32 words at `sq[w]`; below 4 GiB is the fast path. */
+function putIova(sq: Uint32Array, w: number, what: string, v: bigint | number | undefined): void {
+  if (typeof v === "number" && v >>> 0 === v) {
+    sq[w] = v;
+    sq[w + 1] = 0;
+    return;
+  }
+  const n = u64(what, v);
+  sq[w] = n >>> 0;
+  sq[w + 1] = Math.floor(n / TWO32);
+}
+
 function submit(h: DummyHandle, requests: readonly DummyRequest[]): number {
   const want = requests.length;
   let tail = h.sqTail;
@@ -190,40 +202,20 @@ function submit(h: DummyHandle, requests: readonly DummyRequest[]): number {
   for (let i = 0; i < n; i++) {
     const r = requests[i] as DummyRequest;
     if (r === null || typeof r !== "object") throw new TypeError("Cannot queue a request: it must be an object");
-    // Every field is checked before the slot is written; the slots written here are past
-    // the tail the device knows, so a throw leaves nothing published.
+    // The slots written here are past the tail the device knows, so a request that fails
+    // a check throws with nothing published.
     const op = r.op;
     const opcode = op === "copy" ? L.WD_DUMMY_V1_OP_COPY : op === "csum" ? L.WD_DUMMY_V1_OP_CSUM : op === "nop" ? L.WD_DUMMY_V1_OP_NOP : opcodeOf(op);
     const flags = r.flags === undefined || r.flags === 0 ? 0 : flagsOf(r.flags);
-    const src = r.src;
-    let srcLo: number, srcHi: number;
-    if (typeof src === "number" && src >>> 0 === src) {
-      srcLo = src;
-      srcHi = 0;
-    } else {
-      const v = u64("src", src);
-      srcLo = v >>> 0;
-      srcHi = Math.floor(v / TWO32);
-    }
-    const dst = r.dst;
-    let dstLo: number, dstHi: number;
-    if (typeof dst === "number" && dst >>> 0 === dst) {
-      dstLo = dst;
-      dstHi = 0;
-    } else {
-      const v = u64("dst", dst);
-      dstLo = v >>> 0;
-      dstHi = Math.floor(v / TWO32);
-    }
     const id = r.id >>> 0 === r.id ? r.id : u32("id", r.id);
     const len = r.len !== undefined && r.len >>> 0 === r.len ? r.len : u32("len", r.len);
     const w = (tail & mask) * REQ_WORDS;
+    // An IOVA that fails its check throws after part of this slot is written: the slot is
+    // past the published tail, so the device never reads it.
+    putIova(sq, w + 2, "src", r.src);
+    putIova(sq, w + 4, "dst", r.dst);
     sq[w] = opcode | (flags << 16);
     sq[w + 1] = id;
-    sq[w + 2] = srcLo;
-    sq[w + 3] = srcHi;
-    sq[w + 4] = dstLo;
-    sq[w + 5] = dstHi;
     sq[w + 6] = len;
     sq[w + 7] = 0;
     tail = (tail + 1) >>> 0;

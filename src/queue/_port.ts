@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { closeAll } from "../sys/error.ts";
 import type { MappedMemory } from "../sys/mman.ts";
 import { Container } from "../vfio/container.ts";
 import type { DmaBuffer } from "../vfio/dma.ts";
@@ -31,25 +30,20 @@ export interface DevicePort {
 /** Opens a mediated device by UUID; throws SyscallError EBUSY when another process holds it. */
 export type DeviceOpener = (uuid: string, options: { readonly root: string; readonly devRoot: string }) => DevicePort;
 
-/** The opener through VFIO: one container per queue, so each queue tears down on its own. */
+/**
+ * The opener through VFIO: one container per queue, so each queue tears down on its own.
+ * `Container.close()` already closes in the right order: devices (with their region
+ * mappings), then DMA, then groups, then its own fd.
+ */
 export const vfioOpener: DeviceOpener = (uuid, options) => {
   const container = Container.open({ sysfsRoot: options.root, devRoot: options.devRoot });
   try {
     const device = container.openDevice({ bus: "mdev", name: uuid });
-    const maps: MappedMemory[] = [];
     return {
       regionCount: device.info.numRegions,
-      mapRegion(index: number): MappedMemory {
-        const m = device.region(index).map();
-        maps.push(m);
-        return m;
-      },
+      mapRegion: (index: number): MappedMemory => device.region(index).map(),
       allocDma: (size, o) => container.allocDma(size, o?.addressBits === undefined ? {} : { addressBits: o.addressBits }),
-      close(): void {
-        // Mappings → device → (DMA, group) → container: the container's close unmaps DMA
-        // before the last group leaves.
-        closeAll(`mediated device ${uuid}`, [...maps.reverse().map((m) => () => m.close()), () => device.close(), () => container.close()]);
-      },
+      close: (): void => container.close(),
     };
   } catch (e) {
     try {

@@ -5,6 +5,7 @@
  * @module
  */
 import { findDriver, type UserDriver } from "../drivers/registry.ts";
+import { errorCode } from "../sys/errno.ts";
 import { createMdev, removeMdev } from "../mdev/mdev.ts";
 import { type Candidate, type Criteria, NoAcceleratorError, select, type Selection } from "../select/select.ts";
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
@@ -37,9 +38,6 @@ export interface QueueOptions extends Criteria {
   readonly opener?: DeviceOpener;
 }
 
-function errCode(e: unknown): string {
-  return typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : "";
-}
 
 function reasonOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -117,7 +115,7 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
       try {
         port = opener(mdev, { root, devRoot });
       } catch (e) {
-        const reason = errCode(e) === "EBUSY"
+        const reason = errorCode(e) === "EBUSY"
           ? `mediated device ${mdev} is busy: another process holds its VFIO group`
           : `mediated device ${mdev} could not be opened: ${reasonOf(e)}`;
         step({ step: "busy", device: device.id, type: type.type, mdev, reason });

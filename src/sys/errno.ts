@@ -44,3 +44,17 @@ export function errnoValue(name: string): number {
   if (v === undefined) throw new RangeError(`Cannot find errno "${name}": not a known errno name`);
   return v;
 }
+
+/**
+ * The errno name carried by an error, the way Node's `fs` and this library's
+ * `SyscallError` carry it in `code`; `undefined` when the error has none (a runtime's own
+ * refusal, such as Deno's `NotCapable`, or a plain `Error`).
+ *
+ * @example
+ * ```ts
+ * try { fs.readFileSync("/nope"); } catch (e) { errorCode(e); } // "ENOENT"
+ * ```
+ */
+export function errorCode(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined;
+}

@@ -23,7 +23,7 @@
  */
 
 export { SyscallError, ClosedError, closeAll, type SyscallContext } from "./error.ts";
-export { errnoName, errnoValue } from "./errno.ts";
+export { errnoName, errnoValue, errorCode } from "./errno.ts";
 export { Fd, ioctl, type CallContext, type IoctlArg, type IoctlTarget } from "./fd.ts";
 export { MappedMemory, mmap, munmap, pageSize, roundUpToPage, memfdCreate, ftruncate, type MapFileOptions } from "./mman.ts";
 export { EventFd, type WaitOptions } from "./eventfd.ts";

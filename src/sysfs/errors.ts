@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { errorCode } from "../sys/errno.ts";
 
 /**
  * A sysfs file or directory could not be used: the class directory is missing, an
@@ -34,7 +35,8 @@ export class SysfsError extends Error {
 
 /** Returns the errno name of a Node-style error, or `"EIO"` when it has none. */
 export function errnoCode(e: unknown): string {
-  if (typeof e === "object" && e !== null && "code" in e && typeof e.code === "string") return e.code;
+  const code = errorCode(e);
+  if (code !== undefined) return code;
   // Deno refuses a read its permissions do not grant with an error that has no errno.
   if (e instanceof Error && e.name === "NotCapable") return "ERR_NOT_CAPABLE";
   return "EIO";

@@ -8,6 +8,7 @@
 
 import { readdirSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, join } from "node:path";
+import { errorCode } from "../sys/errno.ts";
 
 /**
  * A device to open through VFIO:
@@ -32,9 +33,6 @@ const PCI_FULL = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i;
 const PCI_SHORT = /^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function errCode(e: unknown): string | undefined {
-  return typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined;
-}
 
 /**
  * Finds a device's sysfs directory and name from a `DeviceRef`.
@@ -58,7 +56,7 @@ export function devicePath(ref: DeviceRef, sysfsRoot: string): { name: string; s
     } catch (e) {
       // A missing path is reported by the group lookup, with its own advice; an error with
       // no errno (Deno's NotCapable) is not about the path, so it goes up as it is.
-      if (errCode(e) === undefined) throw e;
+      if (errorCode(e) === undefined) throw e;
     }
     return { name, sysfsPath: ref.path };
   }
@@ -80,7 +78,7 @@ export function locateDevice(ref: DeviceRef, sysfsRoot: string): LocatedDevice {
   try {
     target = readlinkSync(link);
   } catch (e) {
-    const code = errCode(e);
+    const code = errorCode(e);
     if (code === undefined) throw e; // not a file system answer (Deno's NotCapable): say it as it is
     let exists = true;
     try {
