@@ -3,7 +3,9 @@
  * Send-path benchmark: the `wd_dummy_v1` driver's submit (descriptor stores, barrier,
  * doorbell) on a memfd standing in for the control page and queue region, in Bun, Deno and
  * Node, against `scripts/bench/send.c` doing the same stores and barrier, one request per
- * doorbell and 16 per doorbell. Also the doorbell alone through each barrier backend
+ * doorbell and 16 per doorbell. Two JavaScript paths: `submit` of request objects (each
+ * checked and encoded on the way), and `submitEncoded` of descriptors encoded once
+ * beforehand, which is what the C reference does: it copies prepared 32-byte requests. Also the doorbell alone through each barrier backend
  * (`Atomics.store` against `wd_doorbell32` through koffi), the numbers behind the choice in
  * `src/sys/barrier.ts`.
  *
@@ -30,6 +32,12 @@ const ROUNDS = Number(values.rounds ?? 5);
 const REQUESTS = Number(values.requests ?? 1_000_000);
 const GOAL: Record<string, number> = { bun: 1.5, deno: 3, node: 3 };
 const DOORBELLS = ["seqcst", "release", "wd"] as const;
+// Each JavaScript case runs in its own process (scripts/bench/send_worker.mjs says why).
+const JS_CASES: [string, number, string][] = [
+  ["driver", 1, "js"], ["driver", 16, "js"], ["encoded", 1, "js"], ["encoded", 16, "js"],
+  ["floor", 1, "js"], ["floor", 16, "js"], ["driver", 1, "c"], ["driver", 16, "c"],
+  ["doorbell", 1, "js"], ["doorbell", 1, "c"],
+];
 
 const sendC = compileC("scripts/bench/send.c", "send");
 const lib = buildBarrierLib();
@@ -56,9 +64,11 @@ for (let round = 0; round < ROUNDS; round++) {
     }
   }
   for (const rt of found) {
-    const out = run(rt.argv[0] as string, [...rt.argv.slice(1), worker, rt.srcDir, rt.ext, String(REQUESTS), "3", lib]);
-    for (const line of out.trim().split("\n")) {
-      if (line.startsWith("{")) samples.push(JSON.parse(line) as Sample);
+    for (const [c, batch, backend] of JS_CASES) {
+      const out = run(rt.argv[0] as string, [...rt.argv.slice(1), worker, rt.srcDir, rt.ext, String(REQUESTS), "3", c, String(batch), backend, lib]);
+      for (const line of out.trim().split("\n")) {
+        if (line.startsWith("{")) samples.push(JSON.parse(line) as Sample);
+      }
     }
   }
   process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
@@ -71,16 +81,26 @@ const med = (lang: string, c: string, batch: number, backend: string): number | 
 
 const results: Record<string, unknown>[] = [];
 const rows: string[][] = [["case", "batch", "C ns", ...found.flatMap((r) => [`${r.name} ns`, `${r.name}/C (goal ${GOAL[r.name]}x)`])]];
-for (const batch of [1, 16]) {
-  const c = med("c", "driver", batch, "seqcst") as number;
-  const row = [`submit, Atomics.store doorbell`, String(batch), fmt(c, 2)];
-  for (const rt of found) {
-    const js = med(rt.name, "driver", batch, "js");
-    row.push(fmt(js, 2), verdict(js === undefined ? undefined : js / c, GOAL[rt.name] as number));
-    results.push({ case: "submit", batch, runtime: rt.name, backend: "js", ns: js, cNs: c, ratio: js === undefined ? null : js / c, goal: GOAL[rt.name] });
+const goalRows = (caseName: string, label: string, resultCase: string, judged: boolean) => {
+  for (const batch of [1, 16]) {
+    const c = med("c", "driver", batch, "seqcst") as number;
+    const row = [label, String(batch), fmt(c, 2)];
+    for (const rt of found) {
+      const js = med(rt.name, caseName, batch, "js");
+      const floor = med(rt.name, "floor", batch, "js");
+      const ratio = js === undefined ? undefined : js / c;
+      row.push(fmt(js, 2), judged ? verdict(ratio, GOAL[rt.name] as number) : ratio === undefined ? "n/a" : `${ratio.toFixed(2)}x`);
+      results.push({
+        case: resultCase, batch, runtime: rt.name, backend: "js", ns: js, cNs: c, ratio: ratio ?? null,
+        floorNs: floor, overFloor: js === undefined || floor === undefined ? null : js / floor, goal: judged ? GOAL[rt.name] : null,
+      });
+    }
+    rows.push(row);
   }
-  rows.push(row);
-}
+};
+goalRows("driver", "submit (request objects), Atomics.store doorbell", "submit", true);
+goalRows("encoded", "submitEncoded (encoded once), Atomics.store", "submit-encoded", true);
+goalRows("floor", "engine floor: same copy + Atomics.store inline", "floor", false);
 for (const batch of [1, 16]) {
   const c = med("c", "driver", batch, "wd") as number;
   const row = [`submit, C doorbell via koffi`, String(batch), fmt(c, 2)];
@@ -110,7 +130,7 @@ for (const db of DOORBELLS) {
   for (const batch of [1, 16]) results.push({ case: "c-reference", doorbell: db, batch, ns: med("c", "driver", batch, db) });
 }
 
-console.log(`send path: ns per request, median of ${ROUNDS} rounds x 3 runs; ratio = runtime / C with the same barrier (seq_cst store)`);
+console.log(`send path: ns per request, median of ${ROUNDS} rounds x 3 runs, each case in its own process; ratio = runtime / C with the same barrier (seq_cst store)`);
 console.log(table(rows));
 console.log("");
 console.log(table(cRows));

@@ -2,18 +2,27 @@
 // Bun, Deno and Node run the same code: Bun and Deno load the TypeScript sources, Node the
 // compiled build (Node 20 cannot run TypeScript).
 //
-//   <runtime> scripts/bench/send_worker.mjs SRC_DIR EXT REQUESTS RUNS [LIBRARY]
+//   <runtime> scripts/bench/send_worker.mjs SRC_DIR EXT REQUESTS RUNS CASE BATCH BACKEND [LIBRARY]
 //
-// SRC_DIR holds src/ (the repository, or a build of it), EXT is "ts" or "js". LIBRARY is the
-// C barrier library, for the rows that ring through it. Prints one JSON line per run:
-//   {"lang":"<runtime>","case":"driver"|"doorbell","batch":B,"backend":"js"|"c","ns":T}
+// SRC_DIR holds src/ (the repository, or a build of it), EXT is "ts" or "js". One case per
+// process, so each is measured with a JIT that has seen nothing else (as in a program that
+// sends one way), like the C reference, which also runs each case in its own process:
+//   driver    driver.submit of request objects (each checked and encoded on the way)
+//   encoded   driver.submitEncoded of descriptors encoded once beforehand (driver.encode)
+//   floor     no driver: the same descriptor copy and Atomics.store doorbell written inline,
+//             the least this engine does for the work (what the driver is held against)
+//   doorbell  the doorbell alone (BATCH is 1)
+// BACKEND is "js" (Atomics.store) or "c" (wd_doorbell32 of LIBRARY through koffi).
+// Prints one JSON line per run:
+//   {"lang":"<runtime>","case":CASE,"batch":B,"backend":BACKEND,"ns":T}
 // T is nanoseconds per request (per doorbell for "doorbell").
 //
 // The stand-in device: one memfd holds the control page and the queue region, mapped with
 // MappedMemory as a VFIO region would be. Nothing serves the ring; the loop stores SQ_HEAD
 // the way the device does after it has read the requests, and counts their completions as
 // reaped, so the ring never fills and every submit does the full work.
-const [srcDir, ext, requestsArg, runsArg, library] = process.argv.slice(2);
+const [srcDir, ext, requestsArg, runsArg, caseName, batchArg, backend, library] = process.argv.slice(2);
+const BATCH = Number(batchArg);
 const REQUESTS = Number(requestsArg ?? 1000000);
 const RUNS = Number(runsArg ?? 3);
 const mod = (p) => import(new URL(`file://${srcDir}/${p}.${ext}`).href);
@@ -68,6 +77,54 @@ function driverLoop(h, regs, n, batch) {
   return sent;
 }
 
+// The same requests encoded once (driver.encode), for the encoded path: like the C
+// reference, each submit copies prepared 32-byte descriptors into the ring.
+const words = new Uint32Array(pool.length * L.WD_DUMMY_V1_REQ_SIZE / 4);
+pool.forEach((r, i) => driver.encode(r, words, (i * L.WD_DUMMY_V1_REQ_SIZE) / 4));
+
+function encodedLoop(h, regs, n, batch) {
+  let sent = 0;
+  if (batch === 1) {
+    for (let i = 0; i < n; i++) {
+      sent += driver.submitEncoded(h, words, i & 255, 1);
+      regs[SQ_HEAD] = h.sqTail;
+      h.cqHead = h.sqTail;
+    }
+  } else {
+    for (let i = 0; i < n; i += 16) {
+      sent += driver.submitEncoded(h, words, i & 255, 16);
+      regs[SQ_HEAD] = h.sqTail;
+      h.cqHead = h.sqTail;
+    }
+  }
+  return sent;
+}
+
+// The floor: the descriptor copy and doorbell of encodedLoop, inline, with no driver.
+function floorLoop(sq, regs, n, batch) {
+  const DB = L.WD_DUMMY_V1_REG_DOORBELL / 4;
+  let tail = 0;
+  for (let i = 0; i < n; i += batch) {
+    let from = (i & 255) * 8;
+    for (let k = 0; k < batch; k++) {
+      const w = (tail & 255) * 8;
+      sq[w] = words[from];
+      sq[w + 1] = words[from + 1];
+      sq[w + 2] = words[from + 2];
+      sq[w + 3] = words[from + 3];
+      sq[w + 4] = words[from + 4];
+      sq[w + 5] = words[from + 5];
+      sq[w + 6] = words[from + 6];
+      sq[w + 7] = words[from + 7];
+      from += 8;
+      tail = (tail + 1) >>> 0;
+    }
+    Atomics.store(regs, DB, tail);
+    regs[SQ_HEAD] = tail;
+  }
+  return n;
+}
+
 function doorbellLoop(ring, n) {
   for (let i = 0; i < n; i++) ring(i);
   return n;
@@ -84,19 +141,24 @@ function measure(name, batch, backend, n, body) {
   }
 }
 
-for (const backend of library ? ["js", "c"] : ["js"]) {
-  configureBarrier({ backend, library });
-  const { ctrl, queue, regs } = device();
-  // Each row gets its own driver state, as a freshly opened queue would have.
-  const ctx = { alg: "copy", device: "bench", regionCount: 2, mapRegion: (i) => (i === 0 ? ctrl : queue) };
-  // The C doorbell costs a koffi call: fewer requests keep its rows as long as the others.
-  const n = (backend === "c" ? REQUESTS >> 3 : REQUESTS) & ~15;
-  for (const batch of [1, 16]) {
-    const h = driver.open(ctx);
-    if (h.ring.backend !== backend) throw new Error(`the driver rings through ${h.ring.backend}, expected ${backend}`);
-    measure("driver", batch, backend, n, (k) => driverLoop(h, regs, k, batch));
-  }
-  measure("doorbell", 1, backend, n, (k) => doorbellLoop(doorbell32(ctrl, L.WD_DUMMY_V1_REG_DOORBELL), k));
-  ctrl.close();
-  queue.close();
+if (!["driver", "encoded", "floor", "doorbell"].includes(caseName) || !(BATCH === 1 || BATCH === 16) || !["js", "c"].includes(backend)) {
+  throw new Error(`send_worker: bad case ${caseName} batch ${batchArg} backend ${backend}`);
 }
+configureBarrier(backend === "c" ? { backend, library } : { backend });
+const { ctrl, queue, regs } = device();
+const ctx = { alg: "copy", device: "bench", regionCount: 2, mapRegion: (i) => (i === 0 ? ctrl : queue) };
+// The C doorbell costs a koffi call: fewer requests keep its rows as long as the others.
+const n = (backend === "c" ? REQUESTS >> 3 : REQUESTS) & ~15;
+if (caseName === "doorbell") {
+  measure("doorbell", 1, backend, n, (k) => doorbellLoop(doorbell32(ctrl, L.WD_DUMMY_V1_REG_DOORBELL), k));
+} else if (caseName === "floor") {
+  const sq = queue.view(Uint32Array, L.WD_DUMMY_V1_SQ_OFFSET, L.WD_DUMMY_V1_SQ_ENTRIES * 8);
+  measure("floor", BATCH, backend, n, (k) => floorLoop(sq, regs, k, BATCH));
+} else {
+  const h = driver.open(ctx);
+  if (h.ring.backend !== backend) throw new Error(`the driver rings through ${h.ring.backend}, expected ${backend}`);
+  const loop = caseName === "driver" ? driverLoop : encodedLoop;
+  measure(caseName, BATCH, backend, n, (k) => loop(h, regs, k, BATCH));
+}
+ctrl.close();
+queue.close();

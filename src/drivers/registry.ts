@@ -47,6 +47,19 @@ export interface UserDriver<H = unknown, Req = unknown, Cpl = unknown> {
   submit(handle: H, requests: readonly Req[]): number;
   /** Returns up to `max` completions without blocking; an empty array when none is ready. */
   poll(handle: H, max: number): Cpl[];
+  /**
+   * Optional, with `encode` and `submitEncoded`: the size of one descriptor, the device's
+   * own form of a request, in u32 words.
+   */
+  readonly descriptorWords?: number;
+  /** Checks a request and writes its descriptor at `words[at]`; writes nothing when a check fails. */
+  encode?(request: Req, words: Uint32Array, at: number): void;
+  /**
+   * Copies `count` descriptors, from descriptor `first` of `words` (the queue checked the
+   * range), into the ring as they are, then rings the doorbell once; returns how many were
+   * queued. The hot path for requests encoded once and sent many times.
+   */
+  submitEncoded?(handle: H, words: Uint32Array, first: number, count: number): number;
   /** Forgets the queue; the mappings are unmapped by the queue afterwards. */
   close(handle: H): void;
 }
@@ -82,6 +95,14 @@ export function registerDriver(driver: UserDriver<any, any, any>): void {
     if (typeof driver[m] !== "function") {
       throw new TypeError(`Cannot register the driver for device_api "${api}": it has no ${m}() method`);
     }
+  }
+  const encoded = [driver.descriptorWords !== undefined, typeof driver.encode === "function", typeof driver.submitEncoded === "function"];
+  if (encoded.some((x) => x) && !encoded.every((x) => x)) {
+    throw new TypeError(`Cannot register the driver for device_api "${api}": descriptorWords, encode() and submitEncoded() go together (it has only some)`);
+  }
+  const dw = driver.descriptorWords;
+  if (dw !== undefined && (!Number.isInteger(dw) || dw < 1)) {
+    throw new TypeError(`Cannot register the driver for device_api "${api}": descriptorWords ${JSON.stringify(dw)} must be a positive integer`);
   }
   if (drivers.has(api)) {
     throw new Error(`Cannot register a driver for device_api "${api}": one is already registered (unregister it first)`);

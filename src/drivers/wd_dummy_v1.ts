@@ -64,6 +64,8 @@ export interface DummyHandle {
   readonly algoOp: number;
   /** Rings the doorbell, on the backend `src/sys/barrier.ts` chose when the queue opened. */
   readonly ring: Doorbell32;
+  /** Whether `ring` is the `Atomics.store` backend, which the hot paths inline. */
+  readonly ringInline: boolean;
   sqTail: number;
   /** The last SQ_HEAD read; the register is read again only when this leaves too little room. */
   sqHead: number;
@@ -141,6 +143,7 @@ function open(ctx: DriverContext): DummyHandle {
     );
   }
   const regs = ctrl.view(Uint32Array, 0, L.WD_DUMMY_V1_CTRL_SIZE / 4);
+  const ring = doorbell32(ctrl, L.WD_DUMMY_V1_REG_DOORBELL);
   return {
     ctrl,
     queue,
@@ -152,7 +155,8 @@ function open(ctx: DriverContext): DummyHandle {
     sqEntries,
     cqEntries,
     algoOp: ctrl.read32(L.WD_DUMMY_V1_REG_ALGO_OP),
-    ring: doorbell32(ctrl, L.WD_DUMMY_V1_REG_DOORBELL),
+    ring,
+    ringInline: ring.backend === "js",
     // Start where the device is: after a reclaim both are 0; they are what the last
     // user of this mediated device stored.
     sqTail: Atomics.load(regs, R_DOORBELL),
@@ -168,24 +172,40 @@ function flagsOf(flags: number | undefined): number {
   return flags;
 }
 
-/** Stores a checked IOVA as two little-endian u32 words at `sq[w]`; below 4 GiB is the fast path. */
+/** Stores a checked IOVA as two little-endian u32 words at `sq[w]`. */
 function putIova(sq: Uint32Array, w: number, what: string, v: bigint | number | undefined): void {
-  if (typeof v === "number" && v >>> 0 === v) {
-    sq[w] = v;
-    sq[w + 1] = 0;
-    return;
-  }
   const n = u64(what, v);
   sq[w] = n >>> 0;
   sq[w + 1] = Math.floor(n / TWO32);
 }
 
-function submit(h: DummyHandle, requests: readonly DummyRequest[]): number {
-  const want = requests.length;
-  let tail = h.sqTail;
-  // Room against the last SQ_HEAD seen (an older head only under-counts the room); read the
-  // register again only when that is not enough. Barrier: an acquire load; the device read
-  // the slots below SQ_HEAD before it stored SQ_HEAD, so rewriting them comes after.
+/**
+ * Checks every field of a request and writes its descriptor at `sq[w]`: the path of
+ * everything the fast path in `submit` does not take (bigint or high IOVAs, absent fields,
+ * flags, raw opcodes, and everything malformed, with a message naming the field).
+ */
+function putChecked(sq: Uint32Array, w: number, r: DummyRequest): void {
+  if (r === null || typeof r !== "object") throw new TypeError("Cannot queue a request: it must be an object");
+  const opcode = opcodeOf(r.op);
+  const flags = flagsOf(r.flags);
+  const id = u32("id", r.id);
+  const len = u32("len", r.len);
+  putIova(sq, w + 2, "src", r.src);
+  putIova(sq, w + 4, "dst", r.dst);
+  sq[w] = opcode | (flags << 16);
+  sq[w + 1] = id;
+  sq[w + 6] = len;
+  sq[w + 7] = 0;
+}
+
+/**
+ * How many of `want` requests the rings take now. Room is counted against the last SQ_HEAD
+ * seen (an older head only under-counts it); the register is read again only when that is
+ * not enough. Barrier: an acquire load; the device read the slots below SQ_HEAD before it
+ * stored SQ_HEAD, so rewriting them comes after.
+ */
+function room(h: DummyHandle, want: number): number {
+  const tail = h.sqTail;
   let sqFree = h.sqEntries - ((tail - h.sqHead) >>> 0);
   if (sqFree < want) {
     h.sqHead = Atomics.load(h.regs, R_SQ_HEAD);
@@ -194,38 +214,100 @@ function submit(h: DummyHandle, requests: readonly DummyRequest[]): number {
   // Never have more requests in flight than the completion ring holds, so the device
   // always has a slot for the completion of what it consumes.
   const cqFree = h.cqEntries - ((tail - h.cqHead) >>> 0);
-  let n = want < sqFree ? want : sqFree;
-  if (cqFree < n) n = cqFree;
+  const n = want < sqFree ? want : sqFree;
+  return cqFree < n ? cqFree : n;
+}
+
+function submit(h: DummyHandle, requests: readonly DummyRequest[]): number {
+  const n = room(h, requests.length);
   if (n <= 0) return 0;
+  let tail = h.sqTail;
   const sq = h.sq;
   const mask = h.sqMask;
   for (let i = 0; i < n; i++) {
-    const r = requests[i] as DummyRequest;
-    if (r === null || typeof r !== "object") throw new TypeError("Cannot queue a request: it must be an object");
     // The slots written here are past the tail the device knows, so a request that fails
     // a check throws with nothing published.
-    const op = r.op;
-    const opcode = op === "copy" ? L.WD_DUMMY_V1_OP_COPY : op === "csum" ? L.WD_DUMMY_V1_OP_CSUM : op === "nop" ? L.WD_DUMMY_V1_OP_NOP : opcodeOf(op);
-    const flags = r.flags === undefined || r.flags === 0 ? 0 : flagsOf(r.flags);
-    const id = r.id >>> 0 === r.id ? r.id : u32("id", r.id);
-    const len = r.len !== undefined && r.len >>> 0 === r.len ? r.len : u32("len", r.len);
+    const r = requests[i] as DummyRequest;
     const w = (tail & mask) * REQ_WORDS;
-    // An IOVA that fails its check throws after part of this slot is written: the slot is
-    // past the published tail, so the device never reads it.
-    putIova(sq, w + 2, "src", r.src);
-    putIova(sq, w + 4, "dst", r.dst);
-    sq[w] = opcode | (flags << 16);
-    sq[w + 1] = id;
-    sq[w + 6] = len;
-    sq[w + 7] = 0;
+    const op = r?.op;
+    const opcode = op === "copy" ? L.WD_DUMMY_V1_OP_COPY : op === "csum" ? L.WD_DUMMY_V1_OP_CSUM : op === "nop" ? L.WD_DUMMY_V1_OP_NOP : -1;
+    // The fast path: a named operation, no flags, u32 id and length, and IOVAs that are
+    // numbers below 4 GiB. Each field is read once and stored only after every check.
+    let stored = false;
+    if (opcode >= 0) {
+      const id = r.id, src = r.src, dst = r.dst, len = r.len;
+      if (
+        r.flags === undefined && id >>> 0 === id && len !== undefined && len >>> 0 === len &&
+        typeof src === "number" && src >>> 0 === src && typeof dst === "number" && dst >>> 0 === dst
+      ) {
+        sq[w] = opcode;
+        sq[w + 1] = id;
+        sq[w + 2] = src;
+        sq[w + 3] = 0;
+        sq[w + 4] = dst;
+        sq[w + 5] = 0;
+        sq[w + 6] = len;
+        sq[w + 7] = 0;
+        stored = true;
+      }
+    }
+    if (!stored) putChecked(sq, w, r);
     tail = (tail + 1) >>> 0;
   }
   h.sqTail = tail;
   // Barrier: the descriptor stores above must be visible to the device before it can see
-  // the new tail: one barrier and one doorbell for the whole batch. h.ring is the backend
+  // the new tail: one barrier and one doorbell for the whole batch, on the backend
   // barrier.ts chose: Atomics.store (sequentially consistent: xchg on x86-64, a
-  // store-release on arm64) or wd_doorbell32 (the architecture's write barrier, then the store).
-  h.ring(tail);
+  // store-release on arm64), written here as h.ring would do it so the JIT has no call to
+  // make, or wd_doorbell32 (the architecture's write barrier, then the store).
+  if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);
+  else h.ring(tail);
+  return n;
+}
+
+/**
+ * Checks a request and writes its descriptor (8 words) at `words[at]`, for
+ * `submitEncoded`. It writes nothing when a check fails.
+ */
+function encode(request: DummyRequest, words: Uint32Array, at: number): void {
+  if (!(words instanceof Uint32Array)) throw new TypeError("Cannot encode a request: words must be a Uint32Array");
+  if (!Number.isInteger(at) || at < 0 || at + REQ_WORDS > words.length) {
+    throw new RangeError(`Cannot encode a request at word ${at}: ${REQ_WORDS} words from there must fit in the ${words.length}-word array`);
+  }
+  const one = new Uint32Array(REQ_WORDS);
+  putChecked(one, 0, request);
+  words.set(one, at);
+}
+
+/**
+ * Copies `count` encoded descriptors, from descriptor `first` of `words`, into the request
+ * ring as they are (the device checks every field and answers a bad one with an error
+ * completion), then rings the doorbell once. The caller checked the range.
+ */
+function submitEncoded(h: DummyHandle, words: Uint32Array, first: number, count: number): number {
+  const n = room(h, count);
+  if (n <= 0) return 0;
+  let tail = h.sqTail;
+  const sq = h.sq;
+  const mask = h.sqMask;
+  let from = first * REQ_WORDS;
+  for (let i = 0; i < n; i++) {
+    const w = (tail & mask) * REQ_WORDS;
+    sq[w] = words[from] as number;
+    sq[w + 1] = words[from + 1] as number;
+    sq[w + 2] = words[from + 2] as number;
+    sq[w + 3] = words[from + 3] as number;
+    sq[w + 4] = words[from + 4] as number;
+    sq[w + 5] = words[from + 5] as number;
+    sq[w + 6] = words[from + 6] as number;
+    sq[w + 7] = words[from + 7] as number;
+    from += REQ_WORDS;
+    tail = (tail + 1) >>> 0;
+  }
+  h.sqTail = tail;
+  // Barrier: as in submit, the descriptor stores above, then one doorbell for the batch.
+  if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);
+  else h.ring(tail);
   return n;
 }
 
@@ -277,8 +359,11 @@ function poll(h: DummyHandle, max: number): DummyCompletion[] {
 export const wdDummyV1Driver: UserDriver<DummyHandle, DummyRequest, DummyCompletion> = {
   deviceApi: L.WD_DUMMY_V1_API,
   description: "the dummy WarpDrive accelerator's ring protocol (copy, csum, nop)",
+  descriptorWords: REQ_WORDS,
   open,
   submit,
+  encode,
+  submitEncoded,
   poll,
   close(_h: DummyHandle): void {
     // Nothing of its own: the queue unmaps the regions after this returns.

@@ -151,6 +151,84 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
   }
 
   /**
+   * The size of one encoded request (descriptor) in u32 words, or `undefined` when the
+   * driver takes request objects only.
+   */
+  get descriptorWords(): number | undefined {
+    return this.#driver.descriptorWords;
+  }
+
+  /**
+   * Encodes requests once into the device's descriptor format, checked as `send` checks
+   * them, for {@link Queue.sendEncoded}: the hot path when the same requests (buffers,
+   * lengths) go out many times. Descriptor `i` is at word `i * descriptorWords`; a field
+   * may be changed in place through the driver's layout (the id, for example).
+   *
+   * @throws {TypeError | RangeError} when the driver refuses a request (naming it).
+   * @throws {Error} when the driver has no encoded path.
+   * @throws {QueueReleasedError} after release.
+   * @example
+   * ```ts
+   * const words = q.encode([{ op: "copy", id: 1, src: 0x1000, dst: 0x2000, len: 64 }]);
+   * q.sendEncoded(words); // as often as wanted
+   * ```
+   */
+  encode(requests: readonly Req[]): Uint32Array {
+    this.#check("encode requests");
+    const d = this.#driver;
+    const dw = d.descriptorWords;
+    if (dw === undefined || d.encode === undefined) throw this.#noEncoded("encode requests");
+    const words = new Uint32Array(requests.length * dw);
+    for (let i = 0; i < requests.length; i++) {
+      try {
+        d.encode(requests[i] as Req, words, i * dw);
+      } catch (e) {
+        if (e instanceof Error) e.message = `request ${i}: ${e.message}`;
+        throw e;
+      }
+    }
+    return words;
+  }
+
+  /**
+   * Sends `count` encoded requests starting at descriptor `first` of `words` (from
+   * {@link Queue.encode}, or written by the caller in the driver's layout), with one
+   * doorbell, and returns how many were sent, as `sendBatch` does. The descriptors go to
+   * the device as they are; the device checks them and answers a bad one with an error
+   * completion.
+   *
+   * @param first The first descriptor (not word) to send; 0 by default.
+   * @param count How many; all from `first` to the end by default.
+   * @throws {TypeError} when `words` is not a Uint32Array of whole descriptors.
+   * @throws {RangeError} when the range is not inside `words`.
+   * @throws {Error} when the driver has no encoded path.
+   * @throws {QueueReleasedError} after release.
+   * @example
+   * ```ts
+   * const sent = q.sendEncoded(words, 16, 16); // descriptors 16..31
+   * ```
+   */
+  sendEncoded(words: Uint32Array, first = 0, count?: number): number {
+    if (this.#released) this.#check("send requests");
+    const d = this.#driver;
+    const dw = d.descriptorWords;
+    if (dw === undefined || d.submitEncoded === undefined) throw this.#noEncoded("send encoded requests");
+    if (!(words instanceof Uint32Array) || words.length % dw !== 0) {
+      throw new TypeError(`Cannot send encoded requests: words must be a Uint32Array of whole ${dw}-word descriptors (got ${words instanceof Uint32Array ? `${words.length} words` : typeof words})`);
+    }
+    const total = words.length / dw;
+    const n = count === undefined ? total - first : count;
+    if (!Number.isInteger(first) || !Number.isInteger(n) || first < 0 || n < 0 || first + n > total) {
+      throw new RangeError(`Cannot send encoded requests from descriptor ${first}, count ${count}: the array holds descriptors 0..${total - 1}`);
+    }
+    return d.submitEncoded(this.#handle, words, first, n);
+  }
+
+  #noEncoded(action: string): Error {
+    return new Error(`Cannot ${action}: the ${this.deviceApi} driver has no encoded path (descriptorWords, encode, submitEncoded); use send() or sendBatch()`);
+  }
+
+  /**
    * Returns the completions that are ready, up to `max`, without waiting.
    *
    * @throws {QueueReleasedError} after release.

@@ -123,6 +123,52 @@ describe("requestQueue on the dummy accelerator", () => {
     }
   }, 120_000);
 
+  test("encoded requests: 10,000 checked copies through sendEncoded, and raw descriptors the module refuses", async () => {
+    removeAll();
+    const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true });
+    try {
+      const BATCH = 64, LEN = 256, TOTAL = 10_000;
+      const src = q.alloc(1 << 16);
+      const dst = q.alloc(BATCH * LEN);
+      const s = src.bytes();
+      for (let i = 0; i < s.length; i++) s[i] = (i * 2654435761) >>> 24;
+      const d = dst.bytes();
+      // One descriptor per slot, encoded once; each pass rewrites only the id and source.
+      const words = q.encode(Array.from({ length: BATCH }, (_, k) => ({ op: "copy" as const, id: k, src: Number(src.iova), dst: Number(dst.iova) + k * LEN, len: LEN })));
+      const DW = q.descriptorWords as number;
+      let done = 0, bad = 0;
+      while (done < TOTAL) {
+        const n = Math.min(BATCH, TOTAL - done);
+        d.fill(0);
+        for (let k = 0; k < n; k++) {
+          const id = done + k;
+          words[k * DW + 1] = id; // the id word (WD_DUMMY_V1_REQ_OFF_ID / 4)
+          words[k * DW + 2] = Number(src.iova) + ((id * 97) % (s.length - LEN)); // low word of src
+        }
+        expect(q.sendEncoded(words, 0, n)).toBe(n);
+        const got = await drain(q, n);
+        expect(got.map((c) => c.id)).toEqual(Array.from({ length: n }, (_, k) => done + k));
+        for (const c of got) {
+          const k = c.id - done;
+          const off = (c.id * 97) % (s.length - LEN);
+          if (c.status !== 0 || c.result !== LEN || Buffer.compare(d.subarray(k * LEN, k * LEN + LEN), s.subarray(off, off + LEN)) !== 0) bad++;
+        }
+        done += n;
+      }
+      expect(bad).toBe(0);
+      // Descriptors go as they are: the module checks them.
+      const raw = q.encode([{ op: "nop", id: 1 }, { op: "nop", id: 2 }, { op: "copy", id: 3, src: src.iova, dst: dst.iova, len: 64 }]);
+      raw[0 * DW + 7] = 1; // rsvd
+      raw[1 * DW + 0] = 42; // no such opcode
+      raw[2 * DW + 3] = 0x7fff; // src high word: far outside the mapping
+      expect(q.sendEncoded(raw)).toBe(3);
+      expect((await drain(q, 3)).map((c) => [c.id, c.statusName])).toEqual([[1, "bad-field"], [2, "bad-opcode"], [3, "bad-iova"]]);
+    } finally {
+      q.release();
+    }
+    expect(dmesgProblems()).toEqual([]);
+  }, 120_000);
+
   test("bad requests get error completions and the kernel log stays clean", async () => {
     removeAll();
     const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true });

@@ -75,9 +75,13 @@ export class FakeDummyDevice {
       let status = L.WD_DUMMY_V1_ST_OK;
       let result = 0;
       const algo = c.read32(L.WD_DUMMY_V1_REG_ALGO_OP);
-      if (opcode !== L.WD_DUMMY_V1_OP_NOP && opcode !== algo) status = L.WD_DUMMY_V1_ST_BAD_OPCODE;
-      else if (flags !== 0) status = L.WD_DUMMY_V1_ST_BAD_FIELD;
-      else if (opcode !== L.WD_DUMMY_V1_OP_NOP && (len === 0 || len > L.WD_DUMMY_V1_MAX_LEN)) status = L.WD_DUMMY_V1_ST_BAD_LEN;
+      const rsvd = q.read32(d + L.WD_DUMMY_V1_REQ_OFF_RSVD);
+      // The module's order of checks (tests/kmod/wd_dummy.c, wd_execute).
+      if (opcode === L.WD_DUMMY_V1_OP_NOP) {
+        if (flags !== 0 || rsvd !== 0 || src !== 0 || dst !== 0 || len !== 0) status = L.WD_DUMMY_V1_ST_BAD_FIELD;
+      } else if (opcode !== algo) status = L.WD_DUMMY_V1_ST_BAD_OPCODE;
+      else if (flags !== 0 || rsvd !== 0 || (opcode === L.WD_DUMMY_V1_OP_CSUM && dst !== 0)) status = L.WD_DUMMY_V1_ST_BAD_FIELD;
+      else if (len === 0 || len > L.WD_DUMMY_V1_MAX_LEN) status = L.WD_DUMMY_V1_ST_BAD_LEN;
       else if (opcode === L.WD_DUMMY_V1_OP_COPY) {
         const s = this.#range(src, len);
         const t = this.#range(dst, len);

@@ -38,3 +38,18 @@ test("a driver missing a method is a TypeError naming it", () => {
   const { poll: _poll, ...partial } = driverFor("test_api_v1");
   expect(() => registerDriver(partial as never)).toThrow(/no poll\(\) method/);
 });
+
+test("the encoded path is all or nothing: descriptorWords, encode() and submitEncoded() together", () => {
+  const partial = { ...driverFor("enc_partial_v1"), descriptorWords: 4 };
+  expect(() => registerDriver(partial)).toThrow(/descriptorWords, encode\(\) and submitEncoded\(\) go together/);
+  const badWords = { ...driverFor("enc_bad_v1"), descriptorWords: 0, encode: () => {}, submitEncoded: () => 0 };
+  expect(() => registerDriver(badWords)).toThrow(/descriptorWords 0 must be a positive integer/);
+  const whole = { ...driverFor("enc_whole_v1"), descriptorWords: 4, encode: () => {}, submitEncoded: () => 0 };
+  registerDriver(whole);
+  try {
+    expect(findDriver("enc_whole_v1")).toBe(whole);
+  } finally {
+    unregisterDriver("enc_whole_v1");
+  }
+  expect(findDriver("enc_partial_v1")).toBeUndefined();
+});

@@ -182,6 +182,48 @@ describe("Queue", () => {
     expect(q.poll().length).toBe(155);
   });
 
+  test("encode and sendEncoded: requests checked once, sent by range, completed like any other", async () => {
+    using tree = tree2();
+    const { open, devices } = opener();
+    await using q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", root: tree.root, opener: open });
+    expect(q.descriptorWords).toBe(8);
+    const buf = q.alloc(8192);
+    buf.bytes(0, 5).set([1, 2, 3, 4, 5]);
+    const src = Number(buf.iova);
+    const words = q.encode([
+      { op: "copy", id: 1, src, dst: src + 4096, len: 5 },
+      { op: "nop", id: 2 },
+      { op: "copy", id: 3, src: buf.iova, dst: buf.iova + 4100n, len: 5 },
+    ]);
+    expect(words.length).toBe(24);
+    expect(q.sendEncoded(words, 1, 2)).toBe(2);
+    expect(q.sendEncoded(words, 0, 1)).toBe(1);
+    devices.get(A)?.step();
+    expect(q.poll().map((c) => [c.id, c.statusName])).toEqual([[2, "ok"], [3, "ok"], [1, "ok"]]);
+    // id 3 wrote 4100..4104 first, then id 1 wrote 4096..4100.
+    expect([...buf.bytes(4096, 9)]).toEqual([1, 2, 3, 4, 5, 2, 3, 4, 5]);
+    // Sent again as they are: the whole array by default.
+    expect(q.sendEncoded(words)).toBe(3);
+    devices.get(A)?.step();
+    expect(q.poll().length).toBe(3);
+  });
+
+  test("encode names the request it refuses; sendEncoded refuses a range outside the array", async () => {
+    using tree = tree2();
+    await using q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", root: tree.root, opener: opener().open });
+    expect(() => q.encode([{ op: "nop", id: 1 }, { op: "copy", id: 2, len: -1 }])).toThrow(/^request 1: Cannot queue a request with len -1: it must be a 32-bit unsigned integer/);
+    const words = q.encode([{ op: "nop", id: 1 }, { op: "nop", id: 2 }]);
+    expect(() => q.sendEncoded(words, 1, 2)).toThrow(/from descriptor 1, count 2: the array holds descriptors 0..1/);
+    expect(() => q.sendEncoded(words, -1)).toThrow(RangeError);
+    expect(() => q.sendEncoded(words, 0.5, 1)).toThrow(RangeError);
+    expect(() => q.sendEncoded(words.subarray(0, 12))).toThrow(/whole 8-word descriptors \(got 12 words\)/);
+    expect(() => q.sendEncoded([1, 2] as unknown as Uint32Array)).toThrow(TypeError);
+    expect(q.sendEncoded(words, 2)).toBe(0); // an empty range is no request and no doorbell
+    q.release();
+    expect(() => q.sendEncoded(words)).toThrow(QueueReleasedError);
+    expect(() => q.encode([])).toThrow(QueueReleasedError);
+  });
+
   test("wait times out with ETIMEDOUT and honours an abort signal", async () => {
     using tree = tree2();
     await using q = await requestQueue({ alg: "copy", root: tree.root, opener: opener().open });
