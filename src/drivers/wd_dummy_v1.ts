@@ -172,17 +172,11 @@ function flagsOf(flags: number | undefined): number {
   return flags;
 }
 
-/** Stores a checked IOVA as two little-endian u32 words at `sq[w]`. */
-function putIova(sq: Uint32Array, w: number, what: string, v: bigint | number | undefined): void {
-  const n = u64(what, v);
-  sq[w] = n >>> 0;
-  sq[w + 1] = Math.floor(n / TWO32);
-}
-
 /**
  * Checks every field of a request and writes its descriptor at `sq[w]`: the path of
  * everything the fast path in `submit` does not take (bigint or high IOVAs, absent fields,
- * flags, raw opcodes, and everything malformed, with a message naming the field).
+ * flags, raw opcodes, and everything malformed, with a message naming the field). Every
+ * check comes before the first store, so a refused request writes nothing.
  */
 function putChecked(sq: Uint32Array, w: number, r: DummyRequest): void {
   if (r === null || typeof r !== "object") throw new TypeError("Cannot queue a request: it must be an object");
@@ -190,10 +184,14 @@ function putChecked(sq: Uint32Array, w: number, r: DummyRequest): void {
   const flags = flagsOf(r.flags);
   const id = u32("id", r.id);
   const len = u32("len", r.len);
-  putIova(sq, w + 2, "src", r.src);
-  putIova(sq, w + 4, "dst", r.dst);
+  const src = u64("src", r.src);
+  const dst = u64("dst", r.dst);
   sq[w] = opcode | (flags << 16);
   sq[w + 1] = id;
+  sq[w + 2] = src >>> 0;
+  sq[w + 3] = Math.floor(src / TWO32);
+  sq[w + 4] = dst >>> 0;
+  sq[w + 5] = Math.floor(dst / TWO32);
   sq[w + 6] = len;
   sq[w + 7] = 0;
 }
@@ -274,9 +272,7 @@ function encode(request: DummyRequest, words: Uint32Array, at: number): void {
   if (!Number.isInteger(at) || at < 0 || at + REQ_WORDS > words.length) {
     throw new RangeError(`Cannot encode a request at word ${at}: ${REQ_WORDS} words from there must fit in the ${words.length}-word array`);
   }
-  const one = new Uint32Array(REQ_WORDS);
-  putChecked(one, 0, request);
-  words.set(one, at);
+  putChecked(words, at, request);
 }
 
 /**

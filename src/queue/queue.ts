@@ -209,7 +209,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * ```
    */
   sendEncoded(words: Uint32Array, first = 0, count?: number): number {
-    if (this.#released) this.#check("send requests");
+    this.#check("send requests");
     const d = this.#driver;
     const dw = d.descriptorWords;
     if (dw === undefined || d.submitEncoded === undefined) throw this.#noEncoded("send encoded requests");
