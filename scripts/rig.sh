@@ -14,10 +14,12 @@ Boot a Linux kernel in QEMU with an edu device bound to vfio-pci and the project
 test module loaded, then run something inside it as root, from the repository root.
 
 Commands:
-  test [ARGS...]        run `bun test tests/kernel ARGS...` in the guest (a path
-                        filter under tests/kernel/ replaces tests/kernel)
+  test [FILTER...]      run the kernel tier in the guest: every test file under
+                        tests/kernel (or those whose path contains a FILTER), then
+                        a per-file count; a file that ran no test fails the run
   run [--] CMD [ARGS]   run any command in the guest
   setup                 only prepare the host (packages, kernel, module build)
+  preflight             only check that every host program the rig uses is present
   --help                show this text
 
 The exit status is the guest command's. A problem with the rig itself (packages,
@@ -46,6 +48,22 @@ CACHE="$REPO/.cache/rig"
 APT_LOCK=/tmp/apt.lock
 # Modules the guest needs for 9p and VFIO; their dependencies are added automatically.
 GUEST_MODULES=(virtio_pci 9pnet_virtio 9p vfio vfio_iommu_type1 vfio_pci mdev)
+# Busybox applets the guest command finds first on its PATH (/run/wd-rig/bin).
+GUEST_TOOLS=(insmod rmmod modprobe lsmod dmesg)
+
+# Every program the rig runs on the host, or a guest command runs from the host's root,
+# as "program:Debian package". The rig installs the packages it knows a fresh machine
+# lacks (install_packages below); the preflight then checks them all before anything is
+# built or booted. Inside the guest, busybox brings the module tools (GUEST_TOOLS).
+HOST_PROGRAMS=(
+	apt-get:apt apt-cache:apt dpkg:dpkg dpkg-query:dpkg
+	bash:bash sh:dash env:coreutils timeout:coreutils mktemp:coreutils sha256sum:coreutils
+	stat:coreutils mknod:coreutils tee:coreutils cut:coreutils tr:coreutils paste:coreutils
+	head:coreutils tail:coreutils sed:sed grep:grep find:findutils tar:tar
+	flock:util-linux setpriv:util-linux
+	gzip:gzip xz:xz-utils cpio:cpio busybox:busybox-static
+	make:make gcc:gcc qemu-system-x86_64:qemu-system-x86 node:nodejs
+)
 
 log() { printf 'rig: %s\n' "$*" >&2; }
 die() {
@@ -89,6 +107,22 @@ install_packages() {
 	apt_run install -y --no-install-recommends "${missing[@]}" >&2 ||
 		{ apt_update_once && apt_run install -y --no-install-recommends "${missing[@]}" >&2; } ||
 		die "could not install Debian packages: ${missing[*]} (apt-get failed, see above)"
+}
+
+# Stops with one line naming the first missing program and its package.
+preflight() {
+	local entry prog pkg
+	for entry in "${HOST_PROGRAMS[@]}"; do
+		prog=${entry%%:*}
+		pkg=${entry#*:}
+		command -v "$prog" >/dev/null ||
+			die "preflight: $prog is missing: install the Debian package $pkg (apt-get install $pkg)"
+	done
+	# The initramfs has no libc: only the static busybox runs there.
+	[[ -x /bin/busybox ]] && is_installed busybox-static ||
+		die "preflight: /bin/busybox is missing or not the static one: install the Debian package busybox-static"
+	[[ -x $REPO/node_modules/.bin/bun ]] ||
+		die "preflight: bun is missing from node_modules: run npm install in $REPO"
 }
 
 # The kernel version: WD_RIG_KVER, else the one the linux-image-amd64 metapackage depends on.
@@ -291,6 +325,7 @@ build_initramfs() {
 	chmod 755 "$root/init"
 	{
 		echo "RIG_MODULES=$(shq "${GUEST_MODULES[*]}")"
+		echo "RIG_GUEST_TOOLS=$(shq "${GUEST_TOOLS[*]}")"
 		echo "RIG_KMODS=$(shq "${KMOD_NAMES[*]}")"
 		echo "RIG_OUT=$(shq "${OUT:-}")"
 		echo "RIG_SHOW=$(shq "$*")"
@@ -304,7 +339,7 @@ build_initramfs() {
 # The script bash runs inside the guest's chroot: PATH, directory, then the command.
 guest_command() {
 	local a
-	echo "export PATH=$(shq "$REPO/node_modules/.bin"):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	echo "export PATH=/run/wd-rig/bin:$(shq "$REPO/node_modules/.bin"):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	[[ -z ${OUT:-} ]] || echo "export WD_RIG_OUT=$(shq "$OUT")"
 	echo "cd -- $(shq "$REPO") || exit 127"
 	printf 'exec'
@@ -400,7 +435,11 @@ mount -t tmpfs -o mode=755 tmpfs $N/run
 [ -d $N/var/tmp ] && mount -t tmpfs -o mode=1777 tmpfs $N/var/tmp
 if [ -d /hold ]; then mkdir -p "$N$RIG_REPO" && mount -o bind /hold "$N$RIG_REPO"; fi
 mkdir -m 700 $N/tmp/home
-mkdir -p $N/run/wd-rig/kmod
+mkdir -p $N/run/wd-rig/kmod $N/run/wd-rig/bin
+# The guest's own module tools, first on the command's PATH: the host root may have no
+# kmod package (a fresh machine has none), and these must match the guest kernel anyway.
+cp /bin/busybox $N/run/wd-rig/bin/busybox
+for a in $RIG_GUEST_TOOLS; do ln -s busybox "$N/run/wd-rig/bin/$a"; done
 cp /rig/cmd.sh $N/run/wd-rig/cmd.sh
 cp /rig/kmod/* $N/run/wd-rig/kmod/ 2>/dev/null
 if [ -n "$RIG_OUT" ]; then
@@ -507,13 +546,10 @@ main() {
 	-h | --help | help) usage; return 0 ;;
 	test)
 		shift
-		# Path filters given (tests/kernel/queue_) replace the default tests/kernel,
-		# which bun would otherwise OR with them and run everything.
+		# run_tier.ts runs bun test on the files matching the filters (all of tests/kernel
+		# by default) and then reports every file's counts, failing a file that ran none.
 		# Everything is slower under TCG: a per-test limit of minutes, not bun's 5 s.
-		args=(bun test --timeout 180000 tests/kernel "$@")
-		for a in "$@"; do
-			case "$a" in tests/kernel/*) args=(bun test --timeout 180000 "$@"); break ;; esac
-		done
+		args=(bun tests/run_tier.ts tests/kernel "$@" -- --timeout 180000)
 		;;
 	run)
 		shift
@@ -522,6 +558,11 @@ main() {
 		args=("$@")
 		;;
 	setup) shift ;;
+	preflight)
+		preflight
+		log "preflight: every host program is present"
+		return 0
+		;;
 	*) usage >&2; die "unknown command '${cmd}'" ;;
 	esac
 
@@ -535,12 +576,11 @@ main() {
 	fi
 
 	resolve_kver
-	install_packages qemu-system-x86 busybox-static cpio xz-utils
-	command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is not on PATH"
-	[[ -x /bin/busybox ]] || die "/bin/busybox (busybox-static) is missing"
+	install_packages qemu-system-x86 busybox-static cpio xz-utils gcc make libc6-dev
+	preflight
 	fetch_kernel
 	# Headers after the kernel: a wrong WD_RIG_KVER then fails on the kernel, saying so.
-	if has_kmod; then install_packages gcc make "linux-headers-$KVER"; fi
+	if has_kmod; then install_packages "linux-headers-$KVER"; fi
 
 	RUN=$(mktemp -d "${TMPDIR:-/tmp}/wd-rig.XXXXXX")
 	trap cleanup EXIT
