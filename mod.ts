@@ -78,7 +78,6 @@ export { type InquiryStep, type QueueOptions, requestQueue } from "./src/queue/r
 export type { DeviceOpener, DevicePort, QueueDmaOptions } from "./src/queue/_port.ts";
 export * from "./src/vfio/mod.ts";
 export {
-  checkMemlock,
   ClosedError,
   closeAll,
   errnoName,

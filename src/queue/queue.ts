@@ -290,7 +290,9 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * Allocates page-aligned memory mapped for this queue's device (its IOVA goes into
    * requests). It is freed by its own `close()` or when the queue is released.
    *
-   * @throws {RangeError} on a bad size or when RLIMIT_MEMLOCK is too low (the message says how to raise it).
+   * @throws {RangeError} on a bad size.
+   * @throws {SyscallError} ENOMEM when the kernel pins the memory and RLIMIT_MEMLOCK is too low
+   *   (the message says how to raise it).
    * @throws {QueueReleasedError} after release.
    * @example
    * ```ts

@@ -27,7 +27,7 @@ export { errnoName, errnoValue, errorCode } from "./errno.ts";
 export { Fd, ioctl, type CallContext, type IoctlArg, type IoctlTarget } from "./fd.ts";
 export { MappedMemory, mmap, munmap, pageSize, roundUpToPage, memfdCreate, ftruncate, type MapFileOptions } from "./mman.ts";
 export { EventFd, type WaitOptions } from "./eventfd.ts";
-export { getrlimit, memlockStatus, checkMemlock, type ResourceLimit, type MemlockStatus } from "./resource.ts";
+export { getrlimit, memlockStatus, type ResourceLimit, type MemlockStatus } from "./resource.ts";
 export {
   _IO,
   _IOR,

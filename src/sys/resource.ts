@@ -78,30 +78,3 @@ export function memlockStatus(procStatus?: string): MemlockStatus {
   const exempt = cap !== null && ((BigInt(`0x${cap[1]}`) >> CAP_IPC_LOCK) & 1n) === 1n;
   return { limit: soft, locked: lck ? Number(lck[1]) * 1024 : 0, exempt };
 }
-
-function kib(n: number): string {
-  return `${Math.ceil(n / 1024)} KiB`;
-}
-
-/**
- * Checks that `bytes` more can be locked, and says how to raise the limit when not.
- *
- * @param bytes Bytes about to be pinned.
- * @param status The budget (read when omitted).
- * @throws {RangeError} With code "ENOMEM" when the limit would be exceeded.
- * @example
- * ```ts
- * checkMemlock(2 * 1024 * 1024);
- * ```
- */
-export function checkMemlock(bytes: number, status: MemlockStatus = memlockStatus()): void {
-  if (status.exempt || status.limit === Infinity) return;
-  const needed = status.locked + bytes;
-  if (needed <= status.limit) return;
-  const err = new RangeError(
-    `Cannot pin ${kib(bytes)} for DMA: RLIMIT_MEMLOCK is ${kib(status.limit)}, ${kib(status.locked)} already locked, ` +
-      `${kib(needed)} needed; raise it (ulimit -l ${Math.ceil(needed / 1024)}, LimitMEMLOCK= in a systemd unit, ` +
-      `memlock in /etc/security/limits.conf) or grant CAP_IPC_LOCK`,
-  );
-  throw Object.assign(err, { code: "ENOMEM", needed, limit: status.limit });
-}

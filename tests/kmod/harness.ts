@@ -1,4 +1,5 @@
-// Shared code of the dummy WarpDrive module's kernel tests (tests/kernel/kmod_*.test.ts).
+// Shared code of the kernel tests that use the dummy WarpDrive module (protocol_*, library_*,
+// queue_api, cli_wd under tests/kernel).
 // They run as root inside the kernel rig (scripts/rig.sh), where WD_KMOD_KO names the
 // built wd_dummy.ko; outside it, requireRig() fails with a message saying how to run them.
 import { spawn, spawnSync } from "node:child_process";
@@ -19,7 +20,7 @@ export const MDEV_DIR: string = "/sys/bus/mdev/devices";
 export const MODULE: string = "wd_dummy";
 
 const OUTSIDE =
-  "the wd_dummy kernel tests run only inside the kernel rig (WD_RIG=1 is not set): use `bash scripts/rig.sh test tests/kernel/kmod_` or `npm run test:kernel`";
+  "the wd_dummy kernel tests run only inside the kernel rig (WD_RIG=1 is not set): use `bash scripts/rig.sh test protocol_` or `npm run test:kernel`";
 
 /** True inside the rig. */
 export function inRig(): boolean {

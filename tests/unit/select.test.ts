@@ -37,6 +37,17 @@ describe("step 2: the algorithm matches name exactly", () => {
     ], { alg: "copy" });
     expect([s.device.id, s.type.type, s.mdev]).toEqual(["b", "drv-other", M2]);
   });
+  test("a fully read inventory (no alg given to enumerate) still matches the name exactly", () => {
+    using tree = makeSysfs({
+      devices: [
+        { id: "a", types: [{ dir: "drv-copyx", name: "copyx", mdevs: [M1] }] },
+        { id: "b", types: [{ dir: "drv-copy", name: "copy", mdevs: [M2] }] },
+      ],
+    });
+    const s = select(enumerate({ root: tree.root }), { alg: "copy", apis: API });
+    expect([s.device.id, s.ranked.length]).toEqual(["b", 1]);
+    expect(s.candidates.find((c) => c.device === "a")?.reason).toBe('offers "copyx", not "copy"');
+  });
   test("no prefix or case-insensitive match", () => {
     const e = fail([{ id: "a", types: [{ name: "Copy", mdevs: [M1] }, { dir: "x-c", name: "copy2", mdevs: [M2] }] }], { alg: "copy" });
     expect(e.message).toContain("no type has that name");
@@ -111,6 +122,8 @@ describe("step 5: choosing the best", () => {
     expect(pick(devices, { alg: "copy" }).device.id).toBe("a");
     expect(pick(devices, { alg: "copy", zone: 1 }).device.id).toBe("b");
     expect(pick(devices, { alg: "copy", zone: 7 }).device.id).toBe("a");
+    // A device in the caller's zone with a worse priority loses to one outside it.
+    expect(pick(devices.filter((d) => d.id !== "b"), { alg: "copy", zone: 1 }).device.id).toBe("a");
   });
   test("throughput descending by default, latency ascending when preferred", () => {
     const devices = [
@@ -119,6 +132,17 @@ describe("step 5: choosing the best", () => {
     ];
     expect(pick(devices, { alg: "copy" }).device.id).toBe("a");
     expect(pick(devices, { alg: "copy", prefer: "latency" }).device.id).toBe("b");
+  });
+  test("the performance level decides before available_instances", () => {
+    const devices = [
+      { id: "a", types: [copy({ throughput: 20, latency: 50, availableInstances: 1 })] },
+      { id: "b", types: [copy({ throughput: 10, latency: 5, availableInstances: 3 })] },
+    ];
+    expect(pick(devices, { alg: "copy" }).device.id).toBe("a");
+    expect(pick([
+      { id: "a", types: [copy({ latency: 50, availableInstances: 3 })] },
+      { id: "b", types: [copy({ latency: 5, availableInstances: 1 })] },
+    ], { alg: "copy", prefer: "latency" }).device.id).toBe("b");
   });
   test("then available_instances descending, then device id in natural order", () => {
     expect(pick([
@@ -135,6 +159,10 @@ describe("step 5: choosing the best", () => {
     expect(e.candidates[0]?.reason).toBe("throughput 5 is below the minimum 10");
     const e2 = fail([{ id: "a", types: [copy({ throughput: 5, latency: 50 })] }], { alg: "copy", maxLatency: 10 });
     expect(e2.candidates[0]?.reason).toBe("latency 50 is above the maximum 10");
+  });
+  test("minThroughput and maxLatency are inclusive bounds", () => {
+    const devices = [{ id: "a", types: [copy({ throughput: 10, latency: 50 })] }];
+    expect(pick(devices, { alg: "copy", minThroughput: 10, maxLatency: 50 }).device.id).toBe("a");
   });
 });
 

@@ -17,6 +17,8 @@ describe("parseDecimal", () => {
   test("range check names the range", () => {
     expect(parseInRange("100", 0, 99)).toEqual({ ok: false, reason: "100 is outside [0, 99]" });
     expect(parseInRange("0", 0, 99)).toEqual({ ok: true, value: 0 });
+    expect(parseInRange("99", 0, 99)).toEqual({ ok: true, value: 99 }); // both ends are inside
+    expect(parseInRange("-101", -100, 99)).toEqual({ ok: false, reason: "-101 is outside [-100, 99]" });
   });
 });
 

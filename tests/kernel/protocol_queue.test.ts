@@ -44,7 +44,7 @@ function kthreadCpu(prefix: string): { pids: number[]; seconds: number } {
   return { pids, seconds: ticks / 100 };
 }
 
-describe("wd_dummy_v1 queue", () => {
+describe("protocol: the wd_dummy_v1 queue through the C client", () => {
   beforeAll(() => {
     if (!inRig()) return;
     reload();

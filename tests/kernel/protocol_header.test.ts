@@ -19,7 +19,7 @@ function docConstants(): Map<string, number | string> {
   return out;
 }
 
-describe("wd_dummy_v1 protocol description", () => {
+describe("protocol: wd_dummy_v1.h and PROTOCOL.md agree", () => {
   test("PROTOCOL.md lists every constant of wd_dummy_v1.h with the same value", () => {
     requireRig();
     const header = headerConstants();

@@ -33,7 +33,7 @@ function mode(path: string): number {
   return statSync(path).mode & 0o777;
 }
 
-describe("wd_dummy sysfs tree", () => {
+describe("protocol: the wd_dummy sysfs tree, read and written raw", () => {
   beforeAll(() => {
     if (inRig()) reload();
   }, 60_000);

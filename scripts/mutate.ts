@@ -1,0 +1,202 @@
+#!/usr/bin/env bun
+/**
+ * Mutation check of the library's rules: `npm run mutate`.
+ *
+ * Each mutation below is a small change that breaks one rule the library promises
+ * (ranking order, matching, parsing ranges, teardown order, barrier order, ...). The
+ * script copies the checkout to a scratch directory, applies one mutation at a time,
+ * runs the unit tests there, and reports which mutations no test noticed (survivors).
+ * A survivor means a rule nothing checks: write the test that catches it, or, when the
+ * change is truly harmless, mark it `harmless` with the reason.
+ *
+ *   bun scripts/mutate.ts [--list] [ID...]
+ *
+ * Exit status: 0 when every mutation was caught (or is marked harmless), 1 when one
+ * survived, 2 when a mutation no longer applies (its text is gone: update the list).
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import process from "node:process";
+
+/** One change to one file: `find` must occur exactly once and becomes `replace`. */
+export interface Mutation {
+  readonly id: string;
+  /** The rule it breaks. */
+  readonly rule: string;
+  readonly file: string;
+  readonly find: string;
+  readonly replace: string;
+  /** Why surviving is acceptable, for a mutation that changes nothing observable. */
+  readonly harmless?: string;
+}
+
+const SELECT = "src/select/select.ts";
+const PARSE = "src/sysfs/parse.ts";
+const DRIVER = "src/drivers/wd_dummy_v1.ts";
+
+const PRIORITY_STEP = "    if (pa !== pb) return pa - pb;\n";
+const ZONE_STEP = `    if (c.zone !== undefined) {
+      const za = a.device.zoneId === c.zone ? 0 : 1;
+      const zb = b.device.zoneId === c.zone ? 0 : 1;
+      if (za !== zb) return za - zb;
+    }
+`;
+const LEVEL_STEP = "    if (byLatency ? la !== lb : ta !== tb) return byLatency ? la - lb : tb - ta;\n";
+const INSTANCES_STEP = `    const ia = a.type.availableInstances as number, ib = b.type.availableInstances as number;
+    if (ia !== ib) return ib - ia;
+`;
+
+/** The rules and their mutations. */
+export const MUTATIONS: readonly Mutation[] = [
+  // Ranking (step 5): priority → zone → throughput/latency → available_instances → id.
+  { id: "rank-zone-before-priority", rule: "priority ranks before the caller's zone", file: SELECT, find: PRIORITY_STEP + ZONE_STEP, replace: ZONE_STEP + PRIORITY_STEP },
+  { id: "rank-instances-before-level", rule: "the performance level ranks before available_instances", file: SELECT, find: LEVEL_STEP + INSTANCES_STEP, replace: INSTANCES_STEP + LEVEL_STEP },
+  { id: "rank-priority-descending", rule: "smaller priority is preferred", file: SELECT, find: "if (pa !== pb) return pa - pb;", replace: "if (pa !== pb) return pb - pa;" },
+  { id: "rank-zone-inverted", rule: "the caller's zone is preferred", file: SELECT, find: "if (za !== zb) return za - zb;", replace: "if (za !== zb) return zb - za;" },
+  { id: "rank-throughput-ascending", rule: "higher throughput is preferred", file: SELECT, find: "return byLatency ? la - lb : tb - ta;", replace: "return byLatency ? la - lb : ta - tb;" },
+  { id: "rank-latency-descending", rule: "lower latency is preferred when asked", file: SELECT, find: "return byLatency ? la - lb : tb - ta;", replace: "return byLatency ? lb - la : tb - ta;" },
+  { id: "rank-prefer-ignored", rule: "prefer: latency switches the level compared", file: SELECT, find: 'const byLatency = c.prefer === "latency";', replace: "const byLatency = false;" },
+  { id: "rank-instances-ascending", rule: "more available instances are preferred", file: SELECT, find: "if (ia !== ib) return ib - ia;", replace: "if (ia !== ib) return ia - ib;" },
+  { id: "rank-id-reversed", rule: "ties go to the device id in natural order", file: SELECT, find: "return naturalCompare(a.device.id, b.device.id) ||", replace: "return naturalCompare(b.device.id, a.device.id) ||" },
+  // Matching (steps 2-4).
+  { id: "match-name-prefix", rule: "the algorithm matches a type's name exactly", file: SELECT, find: "if (t.name !== c.alg) {", replace: 'if (!(t.name ?? "").startsWith(c.alg)) {' },
+  { id: "match-flags-any-bit", rule: "every requested flag bit must be set", file: SELECT, find: "if ((flags & want) >>> 0 !== want >>> 0) {", replace: "if (want !== 0 && (flags & want) >>> 0 === 0) {" },
+  { id: "match-api-unchecked", rule: "device_api needs a registered driver or the caller's consent", file: SELECT, find: 'if (!apis.includes(t.deviceApi ?? "")) {', replace: "if (apis.length < 0) {" },
+  { id: "match-wdtype-ignored", rule: "wd_type filters when asked", file: SELECT, find: "if (c.wdType !== undefined && t.wdType !== c.wdType)", replace: "if (c.wdType === null && t.wdType !== c.wdType)" },
+  { id: "match-disabled-accepted", rule: "a disabled device is never chosen", file: SELECT, find: "if (!d.enabled) return", replace: "if (d.enabled === null) return" },
+  { id: "match-create-unasked", rule: "no mdev is created unless the caller allows it", file: SELECT, find: "if (!c.allowCreate) {", replace: "if (c.allowCreate === null) {" },
+  { id: "match-no-capacity", rule: "creating needs available_instances > 0", file: SELECT, find: "if ((t.availableInstances ?? 0) <= 0) return", replace: "if ((t.availableInstances ?? 0) < 0) return" },
+  { id: "match-min-throughput-edge", rule: "minThroughput is inclusive", file: SELECT, find: "(t.throughput ?? 0) < c.minThroughput", replace: "(t.throughput ?? 0) <= c.minThroughput" },
+  { id: "match-max-latency-edge", rule: "maxLatency is inclusive", file: SELECT, find: "(t.latency ?? 0) > c.maxLatency", replace: "(t.latency ?? 0) >= c.maxLatency" },
+  { id: "match-bad-type-accepted", rule: "a type with bad attributes is rejected", file: SELECT, find: "if (t.problems.length > 0) return", replace: "if (t.problems.length > 99) return" },
+  // Parsing ranges and formats.
+  { id: "parse-priority-min", rule: "priority's range starts at -100", file: PARSE, find: "export const PRIORITY_MIN = -100;", replace: "export const PRIORITY_MIN = -101;" },
+  { id: "parse-priority-max", rule: "priority's range ends at 99", file: PARSE, find: "export const PRIORITY_MAX = 99;", replace: "export const PRIORITY_MAX = 100;" },
+  { id: "parse-level-max", rule: "levels end at 99", file: PARSE, find: "export const LEVEL_MAX = 99;", replace: "export const LEVEL_MAX = 100;" },
+  { id: "parse-range-exclusive", rule: "a range includes its maximum", file: PARSE, find: "if (p.value < min || p.value > max) {", replace: "if (p.value < min || p.value >= max) {" },
+  { id: "parse-decimal-trailing", rule: "a decimal value is digits only", file: PARSE, find: "const DECIMAL = /^[+-]?[0-9]+$/;", replace: "const DECIMAL = /^[+-]?[0-9]+/;" },
+  { id: "parse-flags-need-0x", rule: "flags are hex with or without 0x", file: PARSE, find: "const HEX = /^(?:0[xX])?([0-9a-fA-F]+)$/;", replace: "const HEX = /^(?:0[xX])([0-9a-fA-F]+)$/;" },
+  { id: "parse-flags-width", rule: "flags wider than 32 bits are refused", file: PARSE, find: "if (digits.length > 8)", replace: "if (digits.length > 9)" },
+  { id: "parse-natural-lexical", rule: "device ids compare digit runs as numbers", file: PARSE, find: "if (dx && dy) {", replace: "if (dx && dy && false) {" },
+  // Teardown order: devices → DMA → groups → container; regions → irqs → device fd.
+  {
+    id: "teardown-dma-before-devices",
+    rule: "a container closes its devices before it unmaps DMA",
+    file: "src/vfio/container.ts",
+    find: "    for (const g of groups) steps.push(() => g.closeDevices());\n    steps.push(() => this.#releaseDma());\n",
+    replace: "    steps.push(() => this.#releaseDma());\n    for (const g of groups) steps.push(() => g.closeDevices());\n",
+  },
+  {
+    id: "teardown-container-before-groups",
+    rule: "groups are closed before the container fd",
+    file: "src/vfio/container.ts",
+    find: "    for (const g of groups) steps.push(() => g.close());\n    steps.push(() => this.#fd.close());\n",
+    replace: "    steps.push(() => this.#fd.close());\n    for (const g of groups) steps.push(() => g.close());\n",
+    harmless:
+      "each attached group holds a kernel reference to its container, so the container lives until the last group closes whichever fd closes first, and by then the library has unmapped all DMA and no longer uses the container fd",
+  },
+  {
+    id: "teardown-irqs-before-regions",
+    rule: "a device unmaps its regions before it disables its interrupts",
+    file: "src/vfio/device.ts",
+    find: "    for (const r of this.#regions.values()) steps.push(() => r.close());\n    for (const irq of this.#irqs.values()) steps.push(() => irq.close());\n",
+    replace: "    for (const irq of this.#irqs.values()) steps.push(() => irq.close());\n    for (const r of this.#regions.values()) steps.push(() => r.close());\n",
+    harmless:
+      "regions and interrupts are independent: unmapping a BAR and disabling its eventfds can happen in either order, and both precede the device fd's close, which is the order that matters",
+  },
+  // Barrier order: every descriptor is in the ring before the doorbell that publishes it.
+  {
+    id: "barrier-encoded-doorbell-first",
+    rule: "submitEncoded stores the doorbell after copying the descriptors",
+    file: DRIVER,
+    find: "  let from = first * REQ_WORDS;\n  for (let i = 0; i < n; i++) {",
+    replace: "  let from = first * REQ_WORDS;\n  if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, (tail + n) >>> 0);\n  else h.ring((tail + n) >>> 0);\n  for (let i = 0; i < n; i++) {",
+  },
+  {
+    id: "barrier-submit-doorbell-first",
+    rule: "submit stores the doorbell after writing the descriptors",
+    file: DRIVER,
+    find: "    if (!stored) putChecked(sq, w, r);\n    tail = (tail + 1) >>> 0;\n",
+    replace: "    tail = (tail + 1) >>> 0;\n    if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);\n    else h.ring(tail);\n    if (!stored) putChecked(sq, w, r);\n",
+  },
+];
+
+/** Applies a mutation to a file's text; throws when its text is not there exactly once. */
+export function apply(text: string, m: Mutation): string {
+  const at = text.indexOf(m.find);
+  if (at < 0) throw new Error(`mutation ${m.id}: its text is no longer in ${m.file}; update scripts/mutate.ts`);
+  if (text.indexOf(m.find, at + 1) >= 0) throw new Error(`mutation ${m.id}: its text occurs more than once in ${m.file}`);
+  return text.slice(0, at) + m.replace + text.slice(at + m.find.length);
+}
+
+const REPO = resolve(import.meta.dir, "..");
+const COPY = ["mod.ts", "src", "tests", "c", "scripts", "bin", "package.json", "tsconfig.json"];
+
+function main(argv: readonly string[]): number {
+  if (argv.includes("--list")) {
+    for (const m of MUTATIONS) console.log(`${m.id.padEnd(34)} ${m.rule}`);
+    return 0;
+  }
+  const chosen = argv.length === 0 ? MUTATIONS : MUTATIONS.filter((m) => argv.includes(m.id));
+  const unknown = argv.filter((a) => !MUTATIONS.some((m) => m.id === a));
+  if (unknown.length > 0) {
+    console.error(`mutate: no mutation named ${unknown.join(", ")} (see --list)`);
+    return 2;
+  }
+  // Every mutation must still apply before anything runs.
+  for (const m of chosen) {
+    try {
+      apply(readFileSync(join(REPO, m.file), "utf8"), m);
+    } catch (e) {
+      console.error(`mutate: ${(e as Error).message}`);
+      return 2;
+    }
+  }
+  const scratch = mkdtempSync(join(tmpdir(), "wd-mutate-"));
+  // Some tests run the sources as an unprivileged user: the copy must be readable as any user.
+  chmodSync(scratch, 0o755);
+  try {
+    for (const f of COPY) cpSync(join(REPO, f), join(scratch, f), { recursive: true });
+    symlinkSync(join(REPO, "node_modules"), join(scratch, "node_modules"));
+    const run = () =>
+      spawnSync(process.execPath, ["test", "--bail", "tests/unit"], { cwd: scratch, encoding: "utf8", timeout: 300_000 });
+    const base = run();
+    if (base.status !== 0) {
+      console.error(`mutate: the unit tests fail without any mutation; fix them first\n${base.stderr.slice(-2000)}`);
+      return 1;
+    }
+    const survivors: Mutation[] = [];
+    const harmless: Mutation[] = [];
+    for (const m of chosen) {
+      const file = join(scratch, m.file);
+      const original = readFileSync(file, "utf8");
+      writeFileSync(file, apply(original, m));
+      const t0 = performance.now();
+      const r = run();
+      writeFileSync(file, original);
+      const secs = ((performance.now() - t0) / 1000).toFixed(1);
+      const caught = r.status !== 0;
+      const failed = /^\(fail\) (.*)$/m.exec(r.stderr)?.[1]?.replace(/ \[[\d.]+m?s\]$/, "");
+      if (caught) console.log(`caught    ${m.id.padEnd(34)} ${secs.padStart(5)} s  by: ${failed ?? `exit status ${r.status ?? r.signal}`}`);
+      else if (m.harmless !== undefined) {
+        harmless.push(m);
+        console.log(`harmless  ${m.id.padEnd(34)} ${secs.padStart(5)} s  ${m.harmless}`);
+      } else {
+        survivors.push(m);
+        console.log(`SURVIVED  ${m.id.padEnd(34)} ${secs.padStart(5)} s  rule: ${m.rule}`);
+      }
+    }
+    console.log(
+      `\n${chosen.length} mutations: ${chosen.length - survivors.length - harmless.length} caught, ` +
+        `${harmless.length} survived as harmless, ${survivors.length} survived`,
+    );
+    for (const m of survivors) console.log(`  survivor ${m.id}: ${m.rule} (${m.file})`);
+    return survivors.length === 0 ? 0 : 1;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) process.exit(main(process.argv.slice(2)));
