@@ -2,7 +2,7 @@
 /**
  * Queue round-trip benchmark on the real kernel: requests per second through the dummy
  * WarpDrive accelerator from the TypeScript queue (`requestQueue`, `sendBatch`, `poll`)
- * against the C client `tests/kmod/wd_client.c -m bench` speaking the same ring protocol,
+ * against the C client `scripts/rig/kmod/wd_client.c -m bench` speaking the same ring protocol,
  * on the same mediated device, in the same boot, rounds interleaved. Both keep BATCH
  * requests of LEN bytes in flight (copy), refill and ring once per pass, and busy-poll for
  * completions; "payload checks on" fills each source with request-specific bytes and
@@ -62,7 +62,7 @@ const median = (xs: number[]): number => {
 // The C client, compiled in the guest.
 const client = path.join(os.tmpdir(), "wd_client-bench");
 {
-  const r = spawnSync("gcc", ["-O2", "-Wall", "-o", client, path.join(ROOT, "tests", "kmod", "wd_client.c")], { encoding: "utf8" });
+  const r = spawnSync("gcc", ["-O2", "-Wall", "-o", client, path.join(ROOT, "scripts", "rig", "kmod", "wd_client.c")], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`gcc wd_client.c failed:\n${r.stderr}`);
 }
 

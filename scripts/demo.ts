@@ -35,7 +35,7 @@ const say = (s = "") => process.stdout.write(`${s}\n`);
 const attr = (p: string) => readFileSync(p, "utf8").trim();
 const CLASS = "/sys/class/warpdrive";
 const MDEVS = "/sys/bus/mdev/devices";
-/** The module's defaults (tests/kmod/README.md): three devices with a copy and a csum type. */
+/** The module's defaults (scripts/rig/kmod/README.md): three devices with a copy and a csum type. */
 const DEVICES = ["wd_dummy0", "wd_dummy1", "wd_dummy2"];
 
 /** A reported step that turned out false. */

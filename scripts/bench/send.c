@@ -18,7 +18,7 @@
  *            barrier JavaScript's Atomics.store gives (the default: same
  *            stores and barrier as the TypeScript driver)
  *   release  __atomic_store_n(RELEASE): a plain mov on x86-64 (what
- *            tests/kmod/wd_client.c does; the cheapest correct doorbell on
+ *            scripts/rig/kmod/wd_client.c does; the cheapest correct doorbell on
  *            normal memory)
  *   wd       wmb + store as c/wd_barrier.c does, inlined (sfence + mov on
  *            x86-64, dsb st + str on arm64)
@@ -36,7 +36,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
-/* The layout of src/drivers/wd_dummy_v1_layout.ts (tests/kmod/wd_dummy_v1.h). */
+/* The layout of src/drivers/wd_dummy_v1_layout.ts (scripts/rig/kmod/wd_dummy_v1.h). */
 #define REG_DOORBELL 0x040
 #define REG_SQ_HEAD 0x080
 #define SQ_ENTRIES 256u

@@ -1,7 +1,7 @@
 /**
  * The user-space driver of `wd_dummy_v1`, the ring protocol of the project's dummy
  * WarpDrive accelerator (layout in `wd_dummy_v1_layout.ts`, prose in
- * `tests/kmod/PROTOCOL.md`).
+ * `scripts/rig/kmod/PROTOCOL.md`).
  *
  * Two regions: a control page (doorbell and status registers) and the queue memory (a
  * request ring, then a completion ring). Indexes are free-running u32 counters; a slot is

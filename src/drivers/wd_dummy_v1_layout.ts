@@ -1,6 +1,6 @@
 /**
  * The `wd_dummy_v1` ring protocol, as user space sees it. The kernel side writes the same
- * layout in `tests/kmod/wd_dummy_v1.h`; a unit test parses that header and checks every
+ * layout in `scripts/rig/kmod/wd_dummy_v1.h`; a unit test parses that header and checks every
  * constant here against it, so the two cannot drift.
  *
  * @module

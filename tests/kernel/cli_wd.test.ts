@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import * as path from "node:path";
-import { attr, MDEV_DIR, reload, requireRig } from "../kmod/harness.ts";
+import { attr, MDEV_DIR, reload, requireRig } from "./kmod_harness.ts";
 
 const WD = path.resolve(import.meta.dir, "..", "..", "bin", "wd.ts");
 

@@ -17,7 +17,7 @@ import {
   setPriority,
   setZone,
 } from "../../mod.ts";
-import { attr, CLASS_DIR, deviceNames, inRig, kernelProblems, MDEV_DIR, reload, requireRig, typeDir } from "../kmod/harness.ts";
+import { attr, CLASS_DIR, deviceNames, inRig, kernelProblems, MDEV_DIR, reload, requireRig, typeDir } from "./kmod_harness.ts";
 
 const APIS = ["wd_dummy_v1"];
 

@@ -1,12 +1,12 @@
 // The wd_dummy_v1 protocol is written down twice, as a C header (for the module and the
-// C client) and as prose (tests/kmod/PROTOCOL.md, for the TypeScript driver). These
+// C client) and as prose (scripts/rig/kmod/PROTOCOL.md, for the TypeScript driver). These
 // tests keep the two equal and check the header's layout with the C compiler.
 // Part of the kernel tier: runs inside the rig (gcc is there); fails outside it.
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { headerConstants, KMOD_DIR, requireRig, run } from "../kmod/harness.ts";
+import { headerConstants, KMOD_DIR, requireRig, run } from "./kmod_harness.ts";
 
 /** `| \`NAME\` | value | ...` rows of PROTOCOL.md's tables. */
 function docConstants(): Map<string, number | string> {

@@ -20,7 +20,7 @@ import {
   run,
   start,
   typeDir,
-} from "../kmod/harness.ts";
+} from "./kmod_harness.ts";
 
 const DEV = "wd_dummy0";
 

@@ -1,4 +1,4 @@
-// The wd_dummy_v1 queue through VFIO, driven by the C client tests/kmod/wd_client.c:
+// The wd_dummy_v1 queue through VFIO, driven by the C client scripts/rig/kmod/wd_client.c:
 // real DMA (VFIO_IOMMU_MAP_DMA + vfio_dma_rw), error completions, reclaim on close.
 // Runs as root inside the kernel rig; fails (never skips) outside it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -15,7 +15,7 @@ import {
   runClient,
   start,
   waitFor,
-} from "../kmod/harness.ts";
+} from "./kmod_harness.ts";
 
 let copy = "";
 let csum = "";

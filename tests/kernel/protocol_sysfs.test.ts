@@ -14,7 +14,7 @@ import {
   requireRig,
   run,
   typeDir,
-} from "../kmod/harness.ts";
+} from "./kmod_harness.ts";
 
 const ALGOS = ["copy", "csum"] as const;
 const TYPE_FILES = [

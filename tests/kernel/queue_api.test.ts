@@ -17,7 +17,7 @@ import {
   select,
   setPriority,
 } from "../../mod.ts";
-import { attr, MDEV_DIR, reload, requireRig, run, start } from "../kmod/harness.ts";
+import { attr, MDEV_DIR, reload, requireRig, run, start } from "./kmod_harness.ts";
 import { crc32 } from "../unit/_fake_wd_dummy.ts";
 
 const MOD = path.resolve(import.meta.dir, "..", "..", "mod.ts");

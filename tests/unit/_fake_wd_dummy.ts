@@ -1,7 +1,7 @@
 /**
  * A user-space stand-in for the dummy accelerator's worker, for driver and queue tests
  * without a kernel: it serves the wd_dummy_v1 rings in two anonymous mappings, the way
- * the kernel module does (see tests/kmod/PROTOCOL.md), with DMA through a table of
+ * the kernel module does (see scripts/rig/kmod/PROTOCOL.md), with DMA through a table of
  * IOVA → buffer. The kernel module itself is tested in the rig.
  */
 import { MappedMemory } from "../../src/sys/mman.ts";
@@ -76,7 +76,7 @@ export class FakeDummyDevice {
       let result = 0;
       const algo = c.read32(L.WD_DUMMY_V1_REG_ALGO_OP);
       const rsvd = q.read32(d + L.WD_DUMMY_V1_REQ_OFF_RSVD);
-      // The module's order of checks (tests/kmod/wd_dummy.c, wd_execute).
+      // The module's order of checks (scripts/rig/kmod/wd_dummy.c, wd_execute).
       if (opcode === L.WD_DUMMY_V1_OP_NOP) {
         if (flags !== 0 || rsvd !== 0 || src !== 0 || dst !== 0 || len !== 0) status = L.WD_DUMMY_V1_ST_BAD_FIELD;
       } else if (opcode !== algo) status = L.WD_DUMMY_V1_ST_BAD_OPCODE;

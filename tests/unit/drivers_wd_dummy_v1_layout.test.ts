@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as layout from "../../src/drivers/wd_dummy_v1_layout.ts";
 
-const HEADER = path.resolve(import.meta.dir, "..", "kmod", "wd_dummy_v1.h");
+const HEADER = path.resolve(import.meta.dir, "..", "..", "scripts", "rig", "kmod", "wd_dummy_v1.h");
 
 function headerDefines(): Map<string, string | number> {
   const defs = new Map<string, string | number>();

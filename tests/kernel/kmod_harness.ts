@@ -6,12 +6,12 @@ import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
-/** Directory of the module sources (this file's directory). */
-export const KMOD_DIR: string = dirname(fileURLToPath(import.meta.url));
+/** Directory of the module sources, beside the rig that builds them. */
+export const KMOD_DIR: string = fileURLToPath(new URL("../../scripts/rig/kmod/", import.meta.url)).replace(/\/$/, "");
 /** The class directory the module populates. */
 export const CLASS_DIR: string = "/sys/class/warpdrive";
 /** Where mediated devices appear. */
@@ -36,7 +36,7 @@ export function requireRig(): string {
   if (!inRig()) throw new Error(OUTSIDE);
   const ko = process.env["WD_KMOD_KO"] ?? "";
   if (ko === "" || !existsSync(ko)) {
-    throw new Error(`WD_KMOD_KO is "${ko}": the rig built no wd_dummy.ko (tests/kmod/Makefile missing?)`);
+    throw new Error(`WD_KMOD_KO is "${ko}": the rig built no wd_dummy.ko (scripts/rig/kmod/Makefile missing?)`);
   }
   return ko;
 }
@@ -185,7 +185,7 @@ export function start(cmd: string, args: readonly string[]): Child {
 let clientPath: string | undefined;
 
 /**
- * Compiles tests/kmod/wd_client.c once per process into the temporary directory.
+ * Compiles scripts/rig/kmod/wd_client.c once per process into the temporary directory.
  * @throws {Error} with the compiler output when gcc fails
  */
 export function client(): string {
@@ -247,7 +247,7 @@ export function kernelProblems(): string[] {
 }
 
 /**
- * The `#define WD_DUMMY_V1_* value` constants of tests/kmod/wd_dummy_v1.h: numbers
+ * The `#define WD_DUMMY_V1_* value` constants of scripts/rig/kmod/wd_dummy_v1.h: numbers
  * (decimal or hex) as numbers, string literals without their quotes.
  * @example headerConstants().get("WD_DUMMY_V1_REQ_SIZE"); // 32
  */
