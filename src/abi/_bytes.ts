@@ -73,3 +73,10 @@ export function u64ToNumber(value: bigint, what: string): number {
   }
   return Number(value);
 }
+
+/** A zeroed ioctl struct buffer of `size` bytes whose first member, `argsz`, is set to it. */
+export function allocArgsz(size: number): Uint8Array {
+  const buf = new Uint8Array(size);
+  setU32(buf, 0, size); // argsz is the first member of every VFIO ioctl struct
+  return buf;
+}

@@ -8,12 +8,6 @@
 import { join } from "node:path";
 import { O_CLOEXEC, O_RDWR } from "../abi/libc.ts";
 import {
-  decodeDmaUnmapSize,
-  decodeIommuInfo,
-  encodeDmaMap,
-  encodeDmaUnmap,
-  encodeIommuInfo,
-  iommuInfoArgsz,
   VFIO_API_VERSION,
   VFIO_CHECK_EXTENSION,
   VFIO_DMA_MAP_FLAG_READ,
@@ -22,13 +16,14 @@ import {
   VFIO_IOMMU_GET_INFO,
   VFIO_IOMMU_MAP_DMA,
   VFIO_IOMMU_UNMAP_DMA,
-  vfio_iommu_type1_info,
   VFIO_NOIOMMU_IOMMU,
   VFIO_SET_IOMMU,
   VFIO_TYPE1_IOMMU,
   VFIO_TYPE1v2_IOMMU,
-  type IommuInfo,
 } from "../abi/vfio.ts";
+import { vfio_iommu_type1_info } from "../abi/vfio_layout.ts";
+import { decodeDmaUnmapSize, encodeDmaMap, encodeDmaUnmap } from "../abi/vfio_codec.ts";
+import { decodeIommuInfo, encodeIommuInfo, iommuInfoArgsz, type IommuInfo } from "../abi/vfio_caps.ts";
 import { ClosedError, closeAll, SyscallError } from "../sys/error.ts";
 import { Fd, type IoctlTarget } from "../sys/fd.ts";
 import { MappedMemory, pageSize } from "../sys/mman.ts";

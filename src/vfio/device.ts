@@ -7,17 +7,14 @@
  */
 
 import {
-  decodeDeviceInfo,
-  encodeDeviceInfo,
   VFIO_DEVICE_FLAGS_PCI,
   VFIO_DEVICE_FLAGS_RESET,
   VFIO_DEVICE_GET_INFO,
   VFIO_DEVICE_RESET,
   VFIO_PCI_CONFIG_REGION_INDEX,
-  type DeviceInfo,
-  type IrqInfo,
-  type RegionInfo,
 } from "../abi/vfio.ts";
+import { decodeDeviceInfo, encodeDeviceInfo, type DeviceInfo, type IrqInfo } from "../abi/vfio_codec.ts";
+import { type RegionInfo } from "../abi/vfio_caps.ts";
 import { errnoValue } from "../sys/errno.ts";
 import { ClosedError, closeAll, SyscallError } from "../sys/error.ts";
 import type { Fd, IoctlTarget } from "../sys/fd.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { IovaRange } from "../abi/vfio.ts";
+import type { IovaRange } from "../abi/vfio_caps.ts";
 import { ClosedError, closeAll } from "../sys/error.ts";
 import type { MappedMemory } from "../sys/mman.ts";
 

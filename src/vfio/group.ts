@@ -9,14 +9,13 @@
 import { join } from "node:path";
 import { O_CLOEXEC, O_RDWR } from "../abi/libc.ts";
 import {
-  decodeGroupStatus,
-  encodeGroupStatus,
   VFIO_GROUP_FLAGS_CONTAINER_SET,
   VFIO_GROUP_FLAGS_VIABLE,
   VFIO_GROUP_GET_DEVICE_FD,
   VFIO_GROUP_GET_STATUS,
   VFIO_GROUP_SET_CONTAINER,
 } from "../abi/vfio.ts";
+import { decodeGroupStatus, encodeGroupStatus } from "../abi/vfio_codec.ts";
 import { ClosedError, closeAll, SyscallError } from "../sys/error.ts";
 import { Fd, type IoctlTarget } from "../sys/fd.ts";
 import type { Container } from "./container.ts";

@@ -6,9 +6,6 @@
  */
 
 import {
-  decodeIrqInfo,
-  encodeIrqInfo,
-  encodeIrqSet,
   VFIO_DEVICE_GET_IRQ_INFO,
   VFIO_DEVICE_SET_IRQS,
   VFIO_IRQ_SET_ACTION_MASK,
@@ -16,8 +13,8 @@ import {
   VFIO_IRQ_SET_ACTION_UNMASK,
   VFIO_IRQ_SET_DATA_EVENTFD,
   VFIO_IRQ_SET_DATA_NONE,
-  type IrqInfo,
 } from "../abi/vfio.ts";
+import { decodeIrqInfo, encodeIrqInfo, encodeIrqSet, type IrqInfo } from "../abi/vfio_codec.ts";
 import { ClosedError, closeAll } from "../sys/error.ts";
 import { EventFd, type WaitOptions } from "../sys/eventfd.ts";
 import type { IoctlTarget } from "../sys/fd.ts";

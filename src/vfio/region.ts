@@ -6,14 +6,9 @@
  * @module
  */
 
-import {
-  decodeRegionInfo,
-  encodeRegionInfo,
-  regionInfoArgsz,
-  VFIO_DEVICE_GET_REGION_INFO,
-  vfio_region_info,
-  type RegionInfo,
-} from "../abi/vfio.ts";
+import { VFIO_DEVICE_GET_REGION_INFO } from "../abi/vfio.ts";
+import { vfio_region_info } from "../abi/vfio_layout.ts";
+import { decodeRegionInfo, encodeRegionInfo, regionInfoArgsz, type RegionInfo } from "../abi/vfio_caps.ts";
 import { PROT_READ, PROT_WRITE } from "../abi/libc.ts";
 import { ClosedError, closeAll, SyscallError } from "../sys/error.ts";
 import { errnoValue } from "../sys/errno.ts";

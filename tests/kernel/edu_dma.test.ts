@@ -5,14 +5,13 @@ import { describe, expect, test } from "bun:test";
 import { ioctl, MappedMemory, SyscallError } from "../../src/sys/mod.ts";
 import {
   Container,
-  encodeDmaMap,
-  encodeDmaUnmap,
   VFIO_DMA_MAP_FLAG_READ,
   VFIO_DMA_MAP_FLAG_WRITE,
   VFIO_IOMMU_MAP_DMA,
   VFIO_IOMMU_UNMAP_DMA,
   VFIO_PCI_BAR0_REGION_INDEX,
 } from "../../src/vfio/mod.ts";
+import { encodeDmaMap, encodeDmaUnmap } from "../../src/abi/mod.ts";
 import { dmaDone, EDU, eduBdf } from "./edu_device.ts";
 
 /** Transfers stay below 4096 bytes: QEMU 7.2's edu aborts on a full-buffer DMA. */

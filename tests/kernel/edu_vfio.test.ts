@@ -17,10 +17,9 @@ import {
   VFIO_REGION_INFO_FLAG_WRITE,
   VFIO_TYPE1v2_IOMMU,
   VFIO_DEVICE_GET_REGION_INFO,
-  vfio_region_info,
-  encodeRegionInfo,
   PCI_COMMAND_MASTER,
 } from "../../src/vfio/mod.ts";
+import { vfio_region_info, encodeRegionInfo } from "../../src/abi/mod.ts";
 import { ioctl } from "../../src/sys/mod.ts";
 import { EDU, eduBdf, factorial32, until } from "./edu_device.ts";
 

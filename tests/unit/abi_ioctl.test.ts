@@ -12,7 +12,7 @@ import {
   IOCTL_LAYOUT_PPC_MIPS_SPARC,
   ioctlLayoutFor,
 } from "../../src/abi/ioctl.ts";
-import * as vfio from "../../src/abi/vfio.ts";
+import * as vfio from "../../src/abi/mod.ts";
 
 describe("VFIO ioctl numbers", () => {
   test("are the pinned literals 0x3b64 … 0x3b72", () => {

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { _IO, _IOC, _IOR, _IOW, _IOWR, IOCTL_LAYOUT } from "../../src/abi/ioctl.ts";
 import { LIBC_CONSTANTS } from "../../src/abi/libc.ts";
 import { PCI_CONSTANTS } from "../../src/abi/pci.ts";
-import { VFIO_CONSTANTS, VFIO_IOCTLS, VFIO_STRUCTS } from "../../src/abi/vfio.ts";
+import { VFIO_CONSTANTS, VFIO_IOCTLS, VFIO_STRUCTS } from "../../src/abi/mod.ts";
 
 const PROBE = fileURLToPath(new URL("./fixtures/abi_probe.c", import.meta.url));
 

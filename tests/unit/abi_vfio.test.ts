@@ -2,7 +2,7 @@
 // (sparse mmap areas, region type, MSI-X mappable, IOVA ranges), malformed chains, the
 // vfio_irq_set eventfd tail, and DMA map/unmap.
 import { describe, expect, test } from "bun:test";
-import * as v from "../../src/abi/vfio.ts";
+import * as v from "../../src/abi/mod.ts";
 
 /** A little-endian byte builder for crafted kernel answers (the test machine is LE). */
 function bytes(size: number): { buf: Uint8Array; u16: (o: number, x: number) => void; u32: (o: number, x: number) => void; u64: (o: number, x: bigint) => void } {

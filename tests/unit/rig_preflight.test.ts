@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const RIG = fileURLToPath(new URL("../../scripts/rig.sh", import.meta.url));
+const COMMON = fileURLToPath(new URL("../../scripts/rig/common.sh", import.meta.url));
 
 function which(cmd: string): string | null {
   const r = spawnSync("bash", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
@@ -40,7 +41,7 @@ describe("rig preflight", () => {
 
   test("the module tools are not needed on the host (the guest brings busybox's), QEMU is", () => {
     // Every program of the list but QEMU: the line names QEMU, and no kmod program is asked for.
-    const r = spawnSync("bash", ["-c", `sed -n '/^HOST_PROGRAMS=(/,/^)/p' ${JSON.stringify(RIG)}`], { encoding: "utf8" });
+    const r = spawnSync("bash", ["-c", `sed -n '/^HOST_PROGRAMS=(/,/^)/p' ${JSON.stringify(COMMON)}`], { encoding: "utf8" });
     const programs = [...r.stdout.matchAll(/([\w.-]+):[\w.-]+/g)].map((m) => m[1]!);
     expect(programs).not.toContain("insmod");
     expect(programs).not.toContain("rmmod");

@@ -3,7 +3,7 @@
 // with the IOVA allocator and EEXIST, teardown order, use after close and double close.
 import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import * as v from "../../src/abi/vfio.ts";
+import * as v from "../../src/abi/mod.ts";
 import { ClosedError, SyscallError } from "../../src/sys/mod.ts";
 import { Container, PCI_COMMAND, PCI_COMMAND_MASTER } from "../../src/vfio/mod.ts";
 import { FakeVfio, type FakeOptions } from "./fixtures/fake_vfio.ts";

@@ -2,7 +2,7 @@
 // fake ioctl, and a memfd standing in for a device region (pread/pwrite accessors, mmap,
 // sparse areas, bounds, alignment, use after close).
 import { describe, expect, test } from "bun:test";
-import * as v from "../../src/abi/vfio.ts";
+import * as v from "../../src/abi/mod.ts";
 import { ClosedError, Fd, ftruncate, memfdCreate, MFD_CLOEXEC, type IoctlArg, type IoctlTarget } from "../../src/sys/mod.ts";
 import { readRegionInfo, Region } from "../../src/vfio/mod.ts";
 
