@@ -7,31 +7,17 @@
 
 import { join } from "node:path";
 import { O_CLOEXEC, O_RDWR } from "../abi/libc.ts";
-import {
-  VFIO_API_VERSION,
-  VFIO_CHECK_EXTENSION,
-  VFIO_DMA_MAP_FLAG_READ,
-  VFIO_DMA_MAP_FLAG_WRITE,
-  VFIO_GET_API_VERSION,
-  VFIO_IOMMU_GET_INFO,
-  VFIO_IOMMU_MAP_DMA,
-  VFIO_IOMMU_UNMAP_DMA,
-  VFIO_NOIOMMU_IOMMU,
-  VFIO_SET_IOMMU,
-  VFIO_TYPE1_IOMMU,
-  VFIO_TYPE1v2_IOMMU,
-} from "../abi/vfio.ts";
-import { vfio_iommu_type1_info } from "../abi/vfio_layout.ts";
-import { decodeDmaUnmapSize, encodeDmaMap, encodeDmaUnmap } from "../abi/vfio_codec.ts";
-import { decodeIommuInfo, encodeIommuInfo, iommuInfoArgsz, type IommuInfo } from "../abi/vfio_caps.ts";
+import { VFIO_API_VERSION, VFIO_GET_API_VERSION, VFIO_NOIOMMU_IOMMU } from "../abi/vfio.ts";
+import type { IommuInfo } from "../abi/vfio_caps.ts";
 import { ClosedError, closeAll, SyscallError } from "../sys/error.ts";
 import { Fd, type IoctlTarget } from "../sys/fd.ts";
-import { MappedMemory, pageSize } from "../sys/mman.ts";
-import { memlockStatus } from "../sys/resource.ts";
+import type { MappedMemory } from "../sys/mman.ts";
 import type { Device } from "./device.ts";
-import { DmaBuffer, IovaAllocator } from "./dma.ts";
+import type { DmaBuffer } from "./dma.ts";
 import { Group } from "./group.ts";
-import { locateDevice, type DeviceRef } from "./_sysfs.ts";
+import { type DmaOptions, Iommu } from "./iommu.ts";
+import { vfioIoctl } from "./_ioctl.ts";
+import { locateDevice, type DeviceRef } from "./locate.ts";
 
 /** Options of `Container.open()`. */
 export interface ContainerOptions {
@@ -45,58 +31,6 @@ export interface ContainerOptions {
   readonly iommuTypes?: readonly number[];
   /** Wraps each fd's ioctls (tests substitute a fake kernel); identity by default. */
   readonly ioctl?: (fd: Fd) => IoctlTarget;
-}
-
-/** Options of `Container.allocDma()` and `Container.mapDma()`. */
-export interface DmaOptions {
-  /** A fixed IOVA (page aligned); chosen by the allocator by default. */
-  readonly iova?: bigint | number;
-  /** The device's DMA address width: IOVAs stay below 2^addressBits (edu: 28). */
-  readonly addressBits?: number;
-  /** The device may read the memory (default true). */
-  readonly deviceReads?: boolean;
-  /** The device may write the memory (default true). */
-  readonly deviceWrites?: boolean;
-}
-
-const MAX_INFO_BYTES = 64 * 1024;
-
-/**
- * VFIO_IOMMU_GET_INFO with `argsz` renegotiation (the capability chain follows the struct).
- *
- * @param target The container fd (or a fake).
- * @throws {SyscallError} From the ioctl (EINVAL before an IOMMU type is set).
- * @throws {RangeError} On a malformed answer.
- * @example
- * ```ts
- * readIommuInfo(containerFd).iovaRanges;
- * ```
- */
-export function readIommuInfo(target: IoctlTarget): IommuInfo {
-  let argsz = vfio_iommu_type1_info.size;
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const buf = encodeIommuInfo(argsz);
-    target.ioctl(VFIO_IOMMU_GET_INFO, buf, "VFIO_IOMMU_GET_INFO");
-    const wanted = iommuInfoArgsz(buf);
-    if (wanted <= buf.length) return decodeIommuInfo(buf.subarray(0, Math.max(wanted, vfio_iommu_type1_info.size)));
-    if (wanted > MAX_INFO_BYTES) throw new RangeError(`Cannot read IOMMU info: the kernel asks for "${wanted}" bytes`);
-    argsz = wanted;
-  }
-  throw new RangeError("Cannot read IOMMU info: argsz kept growing after 4 attempts");
-}
-
-const IOMMU_NAMES: Readonly<Record<number, string>> = {
-  [VFIO_TYPE1_IOMMU]: "VFIO_TYPE1_IOMMU",
-  [VFIO_TYPE1v2_IOMMU]: "VFIO_TYPE1v2_IOMMU",
-  [VFIO_NOIOMMU_IOMMU]: "VFIO_NOIOMMU_IOMMU",
-};
-
-function iommuName(t: number): string {
-  return IOMMU_NAMES[t] ?? `IOMMU type ${t}`;
-}
-
-function hex(n: bigint | number): string {
-  return `0x${n.toString(16)}`;
 }
 
 /**
@@ -120,10 +54,7 @@ export class Container {
   #ioctl: IoctlTarget;
   #options: ContainerOptions;
   #groups = new Map<number, Group>();
-  #dma = new Set<DmaBuffer>();
-  #iommuType: number | undefined;
-  #iommuInfo: IommuInfo | undefined;
-  #allocator: IovaAllocator | undefined;
+  #iommu: Iommu;
   #closing = false;
   #label: string;
 
@@ -132,6 +63,7 @@ export class Container {
     this.#options = options;
     this.#ioctl = (options.ioctl ?? ((f: Fd) => f))(fd);
     this.#label = `VFIO container "${fd.path}"`;
+    this.#iommu = new Iommu(this.#ioctl, this.#label, () => !fd.closed);
   }
 
   /**
@@ -157,7 +89,7 @@ export class Container {
     }
     const c = new Container(fd, options);
     try {
-      const v = c.#ioctl.ioctl(VFIO_GET_API_VERSION, undefined, "VFIO_GET_API_VERSION");
+      const v = vfioIoctl(c.#ioctl, VFIO_GET_API_VERSION, undefined);
       if (v !== VFIO_API_VERSION) {
         throw Object.assign(new Error(`Cannot use ${c.#label}: the kernel speaks VFIO API version "${v}", this library ${VFIO_API_VERSION}`), {
           code: "ERR_VFIO_API_VERSION",
@@ -206,7 +138,7 @@ export class Container {
    */
   get iommuType(): number | undefined {
     this.#check("read the IOMMU type");
-    return this.#iommuType;
+    return this.#iommu.type;
   }
 
   /**
@@ -216,7 +148,7 @@ export class Container {
    */
   get iommuInfo(): IommuInfo | undefined {
     this.#check("read IOMMU info");
-    return this.#iommuInfo;
+    return this.#iommu.info;
   }
 
   /** The groups attached and open. */
@@ -226,7 +158,7 @@ export class Container {
 
   /** The DMA buffers mapped and not closed. */
   get dmaBuffers(): readonly DmaBuffer[] {
-    return [...this.#dma];
+    return this.#iommu.buffers;
   }
 
   /**
@@ -239,7 +171,7 @@ export class Container {
    */
   checkExtension(extension: number): boolean {
     this.#check("check an extension");
-    return this.#ioctl.ioctl(VFIO_CHECK_EXTENSION, extension, "VFIO_CHECK_EXTENSION") > 0;
+    return this.#iommu.checkExtension(extension);
   }
 
   /**
@@ -266,7 +198,7 @@ export class Container {
       ioctl: this.#options.ioctl,
     });
     try {
-      if (this.#iommuType === VFIO_NOIOMMU_IOMMU && !group.noiommu) {
+      if (this.#iommu.type === VFIO_NOIOMMU_IOMMU && !group.noiommu) {
         throw new TypeError(`Cannot add IOMMU-backed VFIO group ${id} to a no-IOMMU container: open another container`);
       }
       group.attach({
@@ -276,7 +208,7 @@ export class Container {
         afterClose: (g) => this.#groupClosed(g),
       });
       this.#groups.set(id, group);
-      if (this.#iommuType === undefined) this.#setIommu(group);
+      if (this.#iommu.type === undefined) this.#iommu.set(group, this.#options);
     } catch (e) {
       this.#groups.delete(id);
       try {
@@ -310,68 +242,19 @@ export class Container {
     return group.openDevice(located.name, { sysfsPath: located.sysfsPath });
   }
 
-  #setIommu(group: Group): void {
-    const tried: string[] = [];
-    let candidates: readonly number[];
-    if (group.noiommu) {
-      if (!this.#options.allowNoIommu) throw new TypeError(`Cannot use no-IOMMU VFIO group ${group.id}: pass allowNoIommu to accept it`);
-      candidates = [VFIO_NOIOMMU_IOMMU];
-    } else {
-      candidates = this.#options.iommuTypes ?? [VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU];
-    }
-    for (const t of candidates) {
-      if (t === VFIO_NOIOMMU_IOMMU && !this.#options.allowNoIommu) continue;
-      if (!this.checkExtension(t)) {
-        tried.push(`${iommuName(t)} not offered`);
-        continue;
-      }
-      try {
-        this.#ioctl.ioctl(VFIO_SET_IOMMU, t, "VFIO_SET_IOMMU");
-      } catch (e) {
-        if (e instanceof SyscallError && e.code === "EPERM") {
-          throw e.withHint(
-            "the IOMMU lacks interrupt remapping: enable it (intremap=on), or load vfio_iommu_type1 with allow_unsafe_interrupts=1",
-          );
-        }
-        throw e;
-      }
-      this.#iommuType = t;
-      if (t !== VFIO_NOIOMMU_IOMMU) {
-        this.#iommuInfo = readIommuInfo(this.#ioctl);
-        const page = BigInt(pageSize());
-        const pg = this.#iommuInfo.iovaPgsizes;
-        const smallest = pg === 0n ? page : pg & -pg;
-        this.#allocator = new IovaAllocator(this.#iommuInfo.iovaRanges ?? [{ start: 0n, end: (1n << 64n) - 1n }], {
-          alignment: smallest > page ? smallest : page,
-        });
-      }
-      return;
-    }
-    throw Object.assign(
-      new Error(`Cannot set an IOMMU type on ${this.#label}: ${tried.join(", ") || "no type allowed"}; load vfio_iommu_type1`),
-      { code: "ERR_VFIO_NO_IOMMU_TYPE" },
-    );
-  }
-
   #groupClosing(group: Group): void {
     const others = [...this.#groups.values()].filter((g) => g !== group && !g.closed);
     // The kernel drops the IOMMU (and every mapping) when the last group leaves: unmap first.
-    if (others.length === 0) this.#releaseDma();
+    if (others.length === 0) this.#iommu.releaseAll();
   }
 
   #groupClosed(group: Group): void {
     if (this.#groups.get(group.id) === group) this.#groups.delete(group.id);
     if (this.#groups.size === 0) {
-      this.#iommuType = undefined;
-      this.#iommuInfo = undefined;
-      this.#allocator = undefined;
+      this.#iommu.reset();
     }
   }
 
-  #releaseDma(): void {
-    const bufs = [...this.#dma];
-    closeAll("DMA mappings", bufs.map((b) => () => b.close()));
-  }
 
   /**
    * Allocates page-aligned anonymous memory and maps it for DMA.
@@ -391,14 +274,7 @@ export class Container {
    */
   allocDma(size: number, options: DmaOptions = {}): DmaBuffer {
     this.#check("allocate DMA memory");
-    this.#dmaReady();
-    const mem = MappedMemory.anonymous(size, { label: "DMA memory" });
-    try {
-      return this.#map(mem, true, options);
-    } catch (e) {
-      mem.close();
-      throw e;
-    }
+    return this.#iommu.allocDma(size, options);
   }
 
   /**
@@ -409,108 +285,7 @@ export class Container {
    */
   mapDma(memory: MappedMemory, options: DmaOptions = {}): DmaBuffer {
     this.#check("map DMA memory");
-    this.#dmaReady();
-    return this.#map(memory, false, options);
-  }
-
-  #dmaReady(): IovaAllocator {
-    if (this.#iommuType === VFIO_NOIOMMU_IOMMU) {
-      throw new TypeError(`Cannot map DMA through ${this.#label}: it has no IOMMU (no-IOMMU mode gives no DMA translation)`);
-    }
-    if (this.#allocator === undefined) throw new TypeError(`Cannot map DMA through ${this.#label}: attach a group first (openDevice/openGroup)`);
-    return this.#allocator;
-  }
-
-  #map(memory: MappedMemory, owns: boolean, options: DmaOptions): DmaBuffer {
-    const alloc = this.#dmaReady();
-    const size = BigInt(memory.size);
-    const page = BigInt(pageSize());
-    if (memory.address % page !== 0n || size % alloc.alignment !== 0n) {
-      throw new RangeError(`Cannot map DMA range "${hex(memory.address)}+${hex(size)}": address and size must be aligned to ${hex(alloc.alignment)}`);
-    }
-    const bits = options.addressBits;
-    if (bits !== undefined && (!Number.isInteger(bits) || bits < 12 || bits > 64)) {
-      throw new RangeError(`Cannot map DMA with addressBits "${bits}": it must be an integer from 12 to 64`);
-    }
-    // No RLIMIT_MEMLOCK check here: the kernel enforces it where it pins (a device behind a
-    // real IOMMU pins at MAP_DMA and answers ENOMEM, explained below); a container of
-    // emulated-IOMMU devices (mdevs) pins nothing at map time, and a check here would refuse
-    // what the kernel allows (tests/kernel/vfio_memlock.test.ts shows both).
-    const flags = (options.deviceReads === false ? 0 : VFIO_DMA_MAP_FLAG_READ) | (options.deviceWrites === false ? 0 : VFIO_DMA_MAP_FLAG_WRITE);
-    const fixed = options.iova !== undefined;
-    let iova: bigint;
-    if (fixed) {
-      iova = BigInt(options.iova!);
-      if (iova % alloc.alignment !== 0n) throw new RangeError(`Cannot map DMA at IOVA "${hex(iova)}": it must be aligned to ${hex(alloc.alignment)}`);
-      if (bits !== undefined && iova + size > 1n << BigInt(bits)) {
-        throw new RangeError(`Cannot map DMA at IOVA "${hex(iova)}+${hex(size)}": it exceeds the ${bits}-bit address limit`);
-      }
-      alloc.reserve(iova, size);
-    } else {
-      iova = alloc.allocate(size, { addressBits: bits });
-    }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        // vaddr: pages of `memory` (mmap'ed, owned by the buffer or the caller); the kernel
-        // pins them until VFIO_IOMMU_UNMAP_DMA, which DmaBuffer.close() calls before any munmap.
-        this.#ioctl.ioctl(VFIO_IOMMU_MAP_DMA, encodeDmaMap({ flags, vaddr: memory.address, iova, size }), "VFIO_IOMMU_MAP_DMA");
-        break;
-      } catch (e) {
-        if (e instanceof SyscallError && e.code === "EEXIST" && !fixed && attempt < 8) {
-          // The kernel already has a mapping overlapping this range (made outside this
-          // object): leave the range reserved so it is never offered again, and try another.
-          iova = alloc.allocate(size, { addressBits: bits });
-          continue;
-        }
-        alloc.release(iova, size);
-        throw this.#explainMap(e, iova, size);
-      }
-    }
-    const buf: DmaBuffer = new DmaBuffer(memory, iova, {
-      ownsMemory: owns,
-      owner: {
-        unmap: (at, len) => this.#unmap(at, len),
-        forget: () => this.#dma.delete(buf),
-        alive: () => !this.#fd.closed && this.#iommuType !== undefined,
-      },
-    });
-    this.#dma.add(buf);
-    return buf;
-  }
-
-  #explainMap(e: unknown, iova: bigint, size: bigint): unknown {
-    if (!(e instanceof SyscallError)) return e;
-    const range = `IOVA range ${hex(iova)}+${hex(size)}`;
-    switch (e.code) {
-      case "EEXIST":
-        return e.withHint(`the ${range} overlaps an existing mapping of this container; unmap it first or let the allocator choose`);
-      case "ENOMEM": {
-        const s = memlockStatus();
-        const limit = s.limit === Infinity ? "unlimited" : `${Math.ceil(s.limit / 1024)} KiB`;
-        const needed = Math.ceil((s.locked + Number(size)) / 1024);
-        return e.withHint(
-          `pinning ${Number(size) / 1024} KiB exceeded the locked-memory limit (RLIMIT_MEMLOCK ${limit}, ` +
-            `${Math.ceil(s.locked / 1024)} KiB locked); raise it (ulimit -l ${needed}, LimitMEMLOCK= in a systemd unit, ` +
-            `memlock in /etc/security/limits.conf) or grant CAP_IPC_LOCK`,
-        );
-      }
-      case "ENOSPC":
-        return e.withHint("the container reached vfio_iommu_type1's dma_entry_limit; map fewer, larger buffers");
-      case "EINVAL":
-        return e.withHint(`the ${range} is misaligned or outside the IOMMU's usable ranges`);
-      default:
-        return e;
-    }
-  }
-
-  #unmap(iova: bigint, size: bigint): void {
-    const buf = encodeDmaUnmap({ flags: 0, iova, size });
-    this.#ioctl.ioctl(VFIO_IOMMU_UNMAP_DMA, buf, "VFIO_IOMMU_UNMAP_DMA");
-    const done = decodeDmaUnmapSize(buf);
-    this.#allocator?.release(iova, size);
-    if (done !== size) {
-      throw new RangeError(`Cannot unmap DMA range "${hex(iova)}+${hex(size)}" exactly: the kernel unmapped ${hex(done)} bytes`);
-    }
+    return this.#iommu.mapDma(memory, options);
   }
 
   /**
@@ -524,7 +299,7 @@ export class Container {
     const groups = [...this.#groups.values()];
     const steps: (() => void)[] = [];
     for (const g of groups) steps.push(() => g.closeDevices());
-    steps.push(() => this.#releaseDma());
+    steps.push(() => this.#iommu.releaseAll());
     for (const g of groups) steps.push(() => g.close());
     steps.push(() => this.#fd.close());
     closeAll(this.#label, steps);

@@ -20,10 +20,21 @@ import { ClosedError, closeAll, SyscallError } from "../sys/error.ts";
 import type { Fd, IoctlTarget } from "../sys/fd.ts";
 import { Irq, readIrqInfo } from "./irq.ts";
 import { PciConfig } from "./pci.ts";
-import type { Group } from "./group.ts";
 import { readRegionInfo, Region } from "./region.ts";
+import { vfioIoctl } from "./_ioctl.ts";
 
 const EINVAL = errnoValue("EINVAL");
+
+/** The group a device was opened from, as the device sees it (a `Group`). */
+export interface DeviceGroup {
+  readonly id: number;
+  readonly path: string | undefined;
+  readonly noiommu: boolean;
+  readonly closed: boolean;
+  readonly devices: readonly Device[];
+  close(): void;
+  [Symbol.dispose](): void;
+}
 
 /** Options of `Device.adopt()`. */
 export interface DeviceAdoptOptions {
@@ -32,7 +43,7 @@ export interface DeviceAdoptOptions {
   /** The device's sysfs directory, when known. */
   readonly sysfsPath?: string;
   /** The group it was opened from, for `device.group`. */
-  readonly group?: Group;
+  readonly group?: DeviceGroup;
   /** Called once after the device closed (the group uses it to forget the device). */
   readonly onClose?: () => void;
 }
@@ -58,7 +69,7 @@ export class Device {
   #label: string;
   #info: DeviceInfo;
   #sysfsPath: string | undefined;
-  #group: Group | undefined;
+  #group: DeviceGroup | undefined;
   #onClose: (() => void) | undefined;
   #regionInfos = new Map<number, RegionInfo>();
   #regions = new Map<number, Region>();
@@ -77,7 +88,7 @@ export class Device {
     this.#group = options.group;
     this.#onClose = options.onClose;
     const buf = encodeDeviceInfo();
-    this.#ioctl.ioctl(VFIO_DEVICE_GET_INFO, buf, "VFIO_DEVICE_GET_INFO");
+    vfioIoctl(this.#ioctl, VFIO_DEVICE_GET_INFO, buf);
     const { flags, numRegions, numIrqs, capOffset } = decodeDeviceInfo(buf);
     this.#info = Object.freeze({ flags, numRegions, numIrqs, capOffset });
   }
@@ -123,7 +134,7 @@ export class Device {
   }
 
   /** The `Group` it was opened from, when opened through one. */
-  get group(): Group | undefined {
+  get group(): DeviceGroup | undefined {
     return this.#group;
   }
 
@@ -267,7 +278,7 @@ export class Device {
   reset(): void {
     this.#check("reset");
     try {
-      this.#ioctl.ioctl(VFIO_DEVICE_RESET, undefined, "VFIO_DEVICE_RESET");
+      vfioIoctl(this.#ioctl, VFIO_DEVICE_RESET, undefined);
     } catch (e) {
       if (e instanceof SyscallError && !this.canReset) throw e.withHint(`${this.#label} does not advertise reset support`);
       throw e;

@@ -18,9 +18,9 @@ import {
 import { decodeGroupStatus, encodeGroupStatus } from "../abi/vfio_codec.ts";
 import { ClosedError, closeAll, SyscallError } from "../sys/error.ts";
 import { Fd, type IoctlTarget } from "../sys/fd.ts";
-import type { Container } from "./container.ts";
 import { Device } from "./device.ts";
-import { viabilityAdvice } from "./_sysfs.ts";
+import { vfioIoctl } from "./_ioctl.ts";
+import { viabilityAdvice } from "./locate.ts";
 
 /** Options of `Group.open()`. */
 export interface GroupOpenOptions {
@@ -43,9 +43,16 @@ export interface GroupStatus {
 }
 
 /** How a group is tied to its container (supplied by `Container`). */
+/** The container as its groups see it (a `Container`). */
+export interface GroupContainer {
+  readonly closed: boolean;
+  readonly iommuType: number | undefined;
+  close(): void;
+}
+
 export interface GroupLink {
   /** The container object, for `group.container`. */
-  readonly container: Container;
+  readonly container: GroupContainer;
   /** The container fd, for VFIO_GROUP_SET_CONTAINER. */
   readonly containerFd: Fd;
   /** Called after the group's devices closed, before its fd closes. */
@@ -184,7 +191,7 @@ export class Group {
   }
 
   /** The container it is attached to, if any. */
-  get container(): Container | undefined {
+  get container(): GroupContainer | undefined {
     return this.#link?.container;
   }
 
@@ -207,7 +214,7 @@ export class Group {
   status(): GroupStatus {
     this.#check("read group status");
     const buf = encodeGroupStatus();
-    this.#ioctl.ioctl(VFIO_GROUP_GET_STATUS, buf, "VFIO_GROUP_GET_STATUS");
+    vfioIoctl(this.#ioctl, VFIO_GROUP_GET_STATUS, buf);
     const { flags } = decodeGroupStatus(buf);
     return { viable: (flags & VFIO_GROUP_FLAGS_VIABLE) !== 0, containerSet: (flags & VFIO_GROUP_FLAGS_CONTAINER_SET) !== 0 };
   }
@@ -228,7 +235,7 @@ export class Group {
     }
     if (!this.status().containerSet) {
       try {
-        this.#ioctl.ioctl(VFIO_GROUP_SET_CONTAINER, new Int32Array([link.containerFd.fd]), "VFIO_GROUP_SET_CONTAINER");
+        vfioIoctl(this.#ioctl, VFIO_GROUP_SET_CONTAINER, new Int32Array([link.containerFd.fd]));
       } catch (e) {
         if (errCodeIs(e, "EBUSY")) throw (e as SyscallError).withHint(`${this.#label} is already attached to another container`);
         if (errCodeIs(e, "EPERM")) throw (e as SyscallError).withHint(`${this.#label} is not viable; ${viabilityAdvice(this.#id, this.#sysfsRoot)}`);
@@ -255,7 +262,7 @@ export class Group {
     this.#check(`open device "${name}"`);
     let raw: number;
     try {
-      raw = this.#ioctl.ioctl(VFIO_GROUP_GET_DEVICE_FD, name, "VFIO_GROUP_GET_DEVICE_FD");
+      raw = vfioIoctl(this.#ioctl, VFIO_GROUP_GET_DEVICE_FD, name);
     } catch (e) {
       if (errCodeIs(e, "EINVAL", "ENODEV")) {
         throw (e as SyscallError).withHint(

@@ -18,6 +18,7 @@ import { decodeIrqInfo, encodeIrqInfo, encodeIrqSet, type IrqInfo } from "../abi
 import { ClosedError, closeAll } from "../sys/error.ts";
 import { EventFd, type WaitOptions } from "../sys/eventfd.ts";
 import type { IoctlTarget } from "../sys/fd.ts";
+import { vfioIoctl } from "./_ioctl.ts";
 
 /**
  * VFIO_DEVICE_GET_IRQ_INFO.
@@ -32,7 +33,7 @@ import type { IoctlTarget } from "../sys/fd.ts";
  */
 export function readIrqInfo(target: IoctlTarget, index: number): IrqInfo {
   const buf = encodeIrqInfo(index);
-  target.ioctl(VFIO_DEVICE_GET_IRQ_INFO, buf, "VFIO_DEVICE_GET_IRQ_INFO");
+  vfioIoctl(target, VFIO_DEVICE_GET_IRQ_INFO, buf);
   return decodeIrqInfo(buf);
 }
 
@@ -126,9 +127,9 @@ export class Irq {
     if (this.closed) throw new ClosedError(action, this.#label);
   }
 
-  #set(flags: number, start: number, count: number, eventfds?: number[], op = "VFIO_DEVICE_SET_IRQS"): void {
+  #set(flags: number, start: number, count: number, eventfds?: number[], detail?: string): void {
     const buf = encodeIrqSet({ flags, index: this.#info.index, start, count, eventfds });
-    this.#target.ioctl(VFIO_DEVICE_SET_IRQS, buf, op);
+    vfioIoctl(this.#target, VFIO_DEVICE_SET_IRQS, buf, detail);
   }
 
   /**
@@ -196,7 +197,7 @@ export class Irq {
    */
   unmask(options: { readonly start?: number; readonly count?: number } = {}): void {
     this.#check("unmask interrupts");
-    this.#set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, options.start ?? this.#start, options.count ?? 1, undefined, "VFIO_DEVICE_SET_IRQS unmask");
+    this.#set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, options.start ?? this.#start, options.count ?? 1, undefined, "unmask");
   }
 
   /**
@@ -207,7 +208,7 @@ export class Irq {
    */
   mask(options: { readonly start?: number; readonly count?: number } = {}): void {
     this.#check("mask interrupts");
-    this.#set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK, options.start ?? this.#start, options.count ?? 1, undefined, "VFIO_DEVICE_SET_IRQS mask");
+    this.#set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK, options.start ?? this.#start, options.count ?? 1, undefined, "mask");
   }
 
   /**
@@ -218,7 +219,7 @@ export class Irq {
    */
   trigger(vector = 0): void {
     this.#check("trigger an interrupt");
-    this.#set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, this.#start + vector, 1, undefined, "VFIO_DEVICE_SET_IRQS trigger");
+    this.#set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, this.#start + vector, 1, undefined, "trigger");
   }
 
   /**
@@ -238,7 +239,7 @@ export class Irq {
     const efds = this.#eventfds;
     this.#eventfds = [];
     const steps: (() => void)[] = [];
-    if (this.#alive()) steps.push(() => this.#set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, undefined, "VFIO_DEVICE_SET_IRQS disable"));
+    if (this.#alive()) steps.push(() => this.#set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, undefined, "disable"));
     for (const e of efds) steps.push(() => e.close());
     closeAll(this.#label, steps);
   }

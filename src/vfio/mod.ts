@@ -29,13 +29,14 @@
  * @module
  */
 
-export { Container, readIommuInfo, type ContainerOptions, type DmaOptions } from "./container.ts";
+export { Container, type ContainerOptions } from "./container.ts";
+export { type DmaOptions, Iommu, type IommuChoice, readIommuInfo } from "./iommu.ts";
 export { Group, type GroupOpenOptions, type GroupStatus, type GroupLink } from "./group.ts";
 export { Device, type DeviceAdoptOptions } from "./device.ts";
 export { Region, readRegionInfo, type RegionMapOptions } from "./region.ts";
 export { Irq, readIrqInfo, type IrqEnableOptions, type IrqWaitOptions } from "./irq.ts";
 export { DmaBuffer, IovaAllocator, type DmaOwner, type IovaAllocateOptions } from "./dma.ts";
 export { PciConfig, type PciCapability } from "./pci.ts";
-export { devicePath, locateDevice, type DeviceRef, type LocatedDevice } from "./_sysfs.ts";
+export { devicePath, locateDevice, type DeviceRef, type LocatedDevice } from "./locate.ts";
 export * from "../abi/vfio.ts";
 export * from "../abi/pci.ts";

@@ -14,9 +14,7 @@ import { ClosedError, closeAll, SyscallError } from "../sys/error.ts";
 import { errnoValue } from "../sys/errno.ts";
 import type { Fd, IoctlTarget } from "../sys/fd.ts";
 import { MappedMemory, pageSize } from "../sys/mman.ts";
-
-/** Largest region-info buffer accepted from the kernel (the capability chain is small). */
-const MAX_INFO_BYTES = 64 * 1024;
+import { readInfo } from "./_ioctl.ts";
 
 /**
  * VFIO_DEVICE_GET_REGION_INFO with `argsz` renegotiation: asks with the bare struct, and
@@ -34,18 +32,14 @@ const MAX_INFO_BYTES = 64 * 1024;
  * ```
  */
 export function readRegionInfo(target: IoctlTarget, index: number): RegionInfo {
-  let argsz = vfio_region_info.size;
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const buf = encodeRegionInfo(index, argsz);
-    target.ioctl(VFIO_DEVICE_GET_REGION_INFO, buf, "VFIO_DEVICE_GET_REGION_INFO");
-    const wanted = regionInfoArgsz(buf);
-    if (wanted <= buf.length) return decodeRegionInfo(buf.subarray(0, Math.max(wanted, vfio_region_info.size)));
-    if (wanted > MAX_INFO_BYTES) {
-      throw new RangeError(`Cannot read info of region ${index}: the kernel asks for "${wanted}" bytes, more than ${MAX_INFO_BYTES}`);
-    }
-    argsz = wanted;
-  }
-  throw new RangeError(`Cannot read info of region ${index}: argsz kept growing after 4 attempts`);
+  return readInfo(target, {
+    request: VFIO_DEVICE_GET_REGION_INFO,
+    minSize: vfio_region_info.size,
+    encode: (argsz) => encodeRegionInfo(index, argsz),
+    argszOf: regionInfoArgsz,
+    decode: decodeRegionInfo,
+    what: `info of region ${index}`,
+  });
 }
 
 const EIO = errnoValue("EIO");

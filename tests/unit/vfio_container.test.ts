@@ -314,7 +314,7 @@ describe("teardown", () => {
     const f = fake();
     const c = Container.open(f.options());
     const dev = c.openDevice(f.bdf);
-    const group = dev.group!;
+    const group = c.groups[0]!;
     const region = dev.region(0);
     const irq = dev.irq(v.VFIO_PCI_MSI_IRQ_INDEX);
     irq.enable();

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { devicePath, locateDevice } from "../../src/vfio/mod.ts";
-import { viabilityAdvice } from "../../src/vfio/_sysfs.ts";
+import { viabilityAdvice } from "../../src/vfio/locate.ts";
 import { FakeVfio } from "./fixtures/fake_vfio.ts";
 
 const fake = new FakeVfio({ groupId: 7, bdf: "0000:00:02.0", groupPeers: [{ name: "0000:00:02.1", driver: "snd_hda_intel" }, { name: "0000:00:02.2" }] });
