@@ -2,6 +2,7 @@
 // queue_api, cli_wd under tests/kernel).
 // They run as root inside the kernel rig (scripts/rig.sh), where WD_KMOD_KO names the
 // built wd_dummy.ko; outside it, requireRig() fails with a message saying how to run them.
+import { afterAll, beforeAll } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -90,6 +91,24 @@ export function reload(params: Record<string, string | number> = {}): void {
   const args = [ko, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)];
   const r = run("insmod", args);
   if (r.status !== 0) throw new Error(`insmod ${args.join(" ")} failed: ${r.stderr.trim()}`);
+}
+
+/**
+ * Gives the calling suite a freshly loaded module (default parameters), then `setup`, before
+ * its first test, and loads it afresh again after its last, so suites never see each
+ * other's mediated devices or parameters. Outside the rig it does nothing: each test's
+ * requireRig() fails there instead.
+ * @example freshModuleAround(() => client());
+ */
+export function freshModuleAround(setup?: () => void): void {
+  beforeAll(() => {
+    if (!inRig()) return;
+    reload();
+    setup?.();
+  }, 120_000);
+  afterAll(() => {
+    if (inRig()) reload();
+  }, 60_000);
 }
 
 /** Class device directories, sorted naturally. */

@@ -3,7 +3,7 @@
 // (createMdev, removeMdev, setPriority, setZone, disableDevice) change the kernel's state
 // as the spec says. The protocol_* suites check the module's tree with raw reads and
 // writes; these check warpdrive on top of it. Runs as root inside the kernel rig.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import {
@@ -17,7 +17,7 @@ import {
   setPriority,
   setZone,
 } from "../../mod.ts";
-import { attr, CLASS_DIR, deviceNames, inRig, kernelProblems, MDEV_DIR, reload, requireRig, typeDir } from "./kmod_harness.ts";
+import { attr, CLASS_DIR, deviceNames, kernelProblems, MDEV_DIR, reload, requireRig, typeDir, freshModuleAround } from "./kmod_harness.ts";
 
 const APIS = ["wd_dummy_v1"];
 
@@ -32,12 +32,7 @@ function free(dev: string, algo: string): number {
 }
 
 describe("the library on the module's real tree", () => {
-  beforeAll(() => {
-    if (inRig()) reload();
-  }, 60_000);
-  afterAll(() => {
-    if (inRig()) reload();
-  }, 60_000);
+  freshModuleAround();
 
   test("enumerate() lists exactly the kernel's devices and types, every attribute as the files say", () => {
     requireRig();

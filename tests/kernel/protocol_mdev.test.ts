@@ -1,6 +1,6 @@
 // Mediated devices of the dummy WarpDrive module: create, remove, limits, permissions,
 // removal and unloading while in use. Runs as root inside the kernel rig; fails outside it.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { basename } from "node:path";
@@ -8,7 +8,6 @@ import {
   attr,
   client,
   createMdev,
-  inRig,
   kernelProblems,
   loaded,
   MDEV_DIR,
@@ -20,6 +19,7 @@ import {
   run,
   start,
   typeDir,
+  freshModuleAround,
 } from "./kmod_harness.ts";
 
 const DEV = "wd_dummy0";
@@ -29,15 +29,7 @@ function available(dev: string, algo: string): number {
 }
 
 describe("protocol: wd_dummy mediated devices through raw sysfs writes and the C client", () => {
-  beforeAll(() => {
-    if (inRig()) {
-      reload();
-      client();
-    }
-  }, 120_000);
-  afterAll(() => {
-    if (inRig()) reload();
-  }, 60_000);
+  freshModuleAround(() => client());
 
   test("writing a UUID to create makes devices/<uuid> and lowers available_instances", () => {
     requireRig();

@@ -1,20 +1,19 @@
 // The wd_dummy_v1 queue through VFIO, driven by the C client scripts/rig/kmod/wd_client.c:
 // real DMA (VFIO_IOMMU_MAP_DMA + vfio_dma_rw), error completions, reclaim on close.
 // Runs as root inside the kernel rig; fails (never skips) outside it.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import {
   client,
   createMdev,
   devCounter,
-  inRig,
   kernelProblems,
   mdevCounter,
-  reload,
   requireRig,
   runClient,
   start,
   waitFor,
+  freshModuleAround,
 } from "./kmod_harness.ts";
 
 let copy = "";
@@ -45,16 +44,11 @@ function kthreadCpu(prefix: string): { pids: number[]; seconds: number } {
 }
 
 describe("protocol: the wd_dummy_v1 queue through the C client", () => {
-  beforeAll(() => {
-    if (!inRig()) return;
-    reload();
+  freshModuleAround(() => {
     client();
     copy = createMdev("wd_dummy0", "copy");
     csum = createMdev("wd_dummy0", "csum");
-  }, 120_000);
-  afterAll(() => {
-    if (inRig()) reload();
-  }, 60_000);
+  });
 
   test("the client finds both regions mmap-able and the control registers as PROTOCOL.md says", () => {
     requireRig();

@@ -1,12 +1,11 @@
 // The dummy WarpDrive module's sysfs tree, as the spec and DECISIONS.md write it.
 // Runs as root inside the kernel rig; fails (never skips) outside it.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import {
   attr,
   CLASS_DIR,
   deviceNames,
-  inRig,
   kernelProblems,
   loaded,
   MODULE,
@@ -14,6 +13,7 @@ import {
   requireRig,
   run,
   typeDir,
+  freshModuleAround,
 } from "./kmod_harness.ts";
 
 const ALGOS = ["copy", "csum"] as const;
@@ -34,12 +34,7 @@ function mode(path: string): number {
 }
 
 describe("protocol: the wd_dummy sysfs tree, read and written raw", () => {
-  beforeAll(() => {
-    if (inRig()) reload();
-  }, 60_000);
-  afterAll(() => {
-    if (inRig()) reload();
-  }, 60_000);
+  freshModuleAround();
 
   test("the default module makes three devices under /sys/class/warpdrive", () => {
     requireRig();
