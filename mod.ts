@@ -57,6 +57,7 @@ export {
   setPriority,
   setZone,
   ZONE_MAX,
+  ZONE_MIN,
 } from "./src/mdev/mdev.ts";
 export { findDriver, registerDriver, registeredDeviceApis, unregisterDriver, type UserDriver } from "./src/drivers/registry.ts";
 export { VERSION } from "./src/version.ts";
@@ -72,6 +73,7 @@ export {
   QueueFullError,
   type QueueIdentity,
   QueueReleasedError,
+  QueueTimeoutError,
   type QueueWaitOptions,
 } from "./src/queue/queue.ts";
 export { type InquiryStep, type QueueOptions, requestQueue } from "./src/queue/request.ts";

@@ -11,7 +11,6 @@ import { createMdev, disableDevice, removeMdev, setPriority, setZone } from "../
 import { type Criteria, NoAcceleratorError, select } from "../select/select.ts";
 import { barrierInfo } from "../sys/barrier.ts";
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
-import { SysfsError } from "../sysfs/errors.ts";
 import type { Accelerator, AcceleratorType, Inventory } from "../sysfs/model.ts";
 import { formatFlags, parseDecimal, parseFlags } from "../sysfs/parse.ts";
 import { VERSION } from "../version.ts";
@@ -58,7 +57,9 @@ driver. --allow-create accepts types with no mediated device but free instances.
 
 Exit codes: 0 done; 1 nothing found, nothing matched, or the operation failed
 (permission, kernel refusal; the message says why); 2 bad usage or malformed value.
-Set WD_DEBUG=1 to see stack traces.`;
+Every error is one line on stderr; pick --explain adds why each candidate was rejected.
+A closed stdout (wd list | head) ends the output quietly; the exit code stays the
+command's own. Set WD_DEBUG=1 to see stack traces.`;
 
 type OptionSpec = { type: "string" | "boolean"; multiple?: boolean; short?: string };
 
@@ -195,6 +196,27 @@ function pickCriteria(v: Record<string, string | boolean | string[] | undefined>
   return c;
 }
 
+/**
+ * One line from a `parseArgs` refusal. Its messages can run over several lines ("…is
+ * ambiguous. Did you forget…? To specify…"); the option it is about is what matters.
+ */
+function argsMessage(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const code = (e as { code?: unknown }).code;
+  const option = /'(-[^' ]+)/.exec(message)?.[1];
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option !== undefined) {
+    return /ambiguous/.test(message)
+      ? `${option} needs a value (for a value that starts with a dash, write ${option}=VALUE)`
+      : `${option} takes ${/argument missing/.test(message) ? "a value, and none was given" : "no value"}`;
+  }
+  return oneLine(message.replace(/\. To specify.*$/s, ""));
+}
+
+/** Joins the lines of a message into one. */
+function oneLine(text: string): string {
+  return text.split(/\s*\n\s*/).filter((l) => l !== "").join("; ");
+}
+
 function splitGlobal(argv: readonly string[]): { command: string | undefined; rest: string[] } {
   const rest: string[] = [];
   let command: string | undefined;
@@ -230,7 +252,7 @@ function run(argv: readonly string[], io: CliIo): number {
       strict: true,
     });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/\. To specify.*$/s, ""));
+    throw new UsageError(argsMessage(e));
   }
   const v: Record<string, string | boolean | string[] | undefined> = {};
   for (const [k, x] of Object.entries(parsed.values)) {
@@ -250,6 +272,7 @@ function run(argv: readonly string[], io: CliIo): number {
   if (pos.length !== spec.positionals) {
     throw new UsageError(`${command} takes ${spec.positionals} argument(s), got ${pos.length} (see wd --help)`);
   }
+  if (v["sysfs"] === "") throw new UsageError('--sysfs "": the sysfs root must not be empty');
   const envRoot = io.env["WD_SYSFS_ROOT"];
   const root = typeof v["sysfs"] === "string" ? v["sysfs"] : envRoot !== undefined && envRoot !== "" ? envRoot : DEFAULT_SYSFS_ROOT;
   switch (command) {
@@ -327,18 +350,15 @@ export function main(argv: readonly string[], io: CliIo): number {
     return run(argv, io);
   } catch (e) {
     const debug = io.env["WD_DEBUG"] === "1";
-    if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) {
-      io.err(`wd: ${e.message}`);
-      if (debug && e.stack) io.err(e.stack);
-      return EXIT_USAGE;
+    const code = e instanceof UsageError || e instanceof TypeError || e instanceof RangeError ? EXIT_USAGE : EXIT_FAILED;
+    if (e instanceof NoAcceleratorError) {
+      // The first line says what failed; the candidates, one a line, come with --explain.
+      const [head = "", ...rest] = e.message.split("\n");
+      io.err(argv.includes("--explain") ? `wd: ${e.message}` : `wd: ${head}${rest.length > 0 ? " (--explain says why for each)" : ""}`);
+    } else {
+      io.err(`wd: ${oneLine(e instanceof Error ? e.message : String(e))}`);
     }
-    if (e instanceof NoAcceleratorError || e instanceof SysfsError) {
-      io.err(`wd: ${e.message}`);
-      if (debug && e.stack) io.err(e.stack);
-      return EXIT_FAILED;
-    }
-    io.err(`wd: ${e instanceof Error ? e.message : String(e)}`);
     if (debug && e instanceof Error && e.stack) io.err(e.stack);
-    return EXIT_FAILED;
+    return code;
   }
 }

@@ -53,7 +53,9 @@ function reasonOf(e: unknown): string {
  * the type's `device_api`.
  *
  * @throws {NoAcceleratorError} (`ENODEV`) when nothing can be had; the message lists each
- *   candidate and why (wrong flags, disabled, no driver, busy, no capacity, create refused).
+ *   candidate and why (wrong flags, disabled, no driver, busy, no capacity, create refused),
+ *   and `cause` keeps the failures themselves (the `SyscallError` of an open refused with
+ *   EACCES, …): the one error, or an `AggregateError` of several.
  * @throws {SysfsError} (`ENOENT`) when there is no `class/warpdrive` directory.
  * @throws {TypeError | RangeError} on malformed options.
  * @throws The signal's reason when aborted.
@@ -77,6 +79,8 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
   step({ step: "selected", selection });
 
   const outcome = new Map<string, string>();
+  // Every failure behind a refused candidate, kept as the final error's cause.
+  const failures: unknown[] = [];
   const key = (d: Accelerator, t: AcceleratorType) => `${d.id}\0${t.type}`;
   for (const { device, type } of selection.ranked) {
     options.signal?.throwIfAborted();
@@ -97,6 +101,7 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
       try {
         uuid = createMdev(device.id, type.type, { root });
       } catch (e) {
+        failures.push(e);
         const reason = `creating a mediated device failed: ${reasonOf(e)}`;
         step({ step: "create-failed", device: device.id, type: type.type, reason });
         outcome.set(key(device, type), [...busy, reason].join("; "));
@@ -115,6 +120,7 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
       try {
         port = opener(mdev, { root, devRoot });
       } catch (e) {
+        failures.push(e);
         const reason = errorCode(e) === "EBUSY"
           ? `mediated device ${mdev} is busy: another process holds its VFIO group`
           : `mediated device ${mdev} could not be opened: ${reasonOf(e)}`;
@@ -132,6 +138,7 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
         step({ step: "opened", device: device.id, type: type.type, mdev, deviceApi: identity.deviceApi });
         return q;
       } catch (e) {
+        failures.push(e);
         // The driver refused the device: close what was opened and say why.
         try {
           port.close();
@@ -159,5 +166,12 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
     `No queue for "${options.alg}" could be opened: every candidate is taken or was rejected\n${lines.join("\n")}`,
     candidates,
     options,
+    {
+      cause: failures.length === 1
+        ? failures[0]
+        : failures.length > 1
+        ? new AggregateError(failures, `${failures.length} attempts to open a queue for "${options.alg}" failed`)
+        : undefined,
+    },
   );
 }

@@ -73,7 +73,9 @@ export interface Selection {
 
 /**
  * Nothing matched the criteria. The message lists every candidate of the algorithm and
- * why it was rejected; `candidates` holds the same as data.
+ * why it was rejected; `candidates` holds the same as data. When candidates were refused
+ * by failures (an open that returned EACCES, a refused create), `cause` holds that error,
+ * or an `AggregateError` of all of them.
  *
  * @example
  * ```ts
@@ -92,8 +94,8 @@ export class NoAcceleratorError extends Error {
   /** The criteria that found nothing. */
   readonly criteria: Criteria;
 
-  constructor(message: string, candidates: readonly Candidate[], criteria: Criteria) {
-    super(message);
+  constructor(message: string, candidates: readonly Candidate[], criteria: Criteria, options?: { readonly cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "NoAcceleratorError";
     this.candidates = candidates;
     this.criteria = criteria;
@@ -104,6 +106,12 @@ function checkCriteria(c: Criteria): void {
   if (c === null || typeof c !== "object") throw new TypeError("Cannot select an accelerator: criteria must be an object");
   if (typeof c.alg !== "string" || c.alg.trim() === "") {
     throw new TypeError(`Cannot select an accelerator for algorithm ${JSON.stringify(c.alg)}: alg must be a non-empty string`);
+  }
+  if (c.wdType !== undefined && (typeof c.wdType !== "string" || c.wdType.trim() === "")) {
+    throw new TypeError(`Cannot select with wdType ${JSON.stringify(c.wdType)}: it must be a non-empty string`);
+  }
+  if (c.allowCreate !== undefined && typeof c.allowCreate !== "boolean") {
+    throw new TypeError(`Cannot select with allowCreate ${JSON.stringify(c.allowCreate)}: it must be a boolean`);
   }
   if (c.flags !== undefined && (!Number.isInteger(c.flags) || c.flags < 0 || c.flags > 0xffffffff)) {
     throw new RangeError(`Cannot select with flags ${JSON.stringify(c.flags)}: flags must be a 32-bit unsigned integer`);

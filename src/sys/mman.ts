@@ -6,6 +6,7 @@
  * @module
  */
 
+import { statSync } from "node:fs";
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, _SC_PAGESIZE } from "../abi/libc.ts";
 import { errno, libc, view as ffiView } from "./_ffi.ts";
 import { ClosedError, SyscallError } from "./error.ts";
@@ -122,6 +123,20 @@ function detach(ab: ArrayBuffer): boolean {
   return ab.byteLength === 0;
 }
 
+/**
+ * The size of the file behind `fd` when it is a regular file (memfds are), else undefined.
+ * Read through `/proc/self/fd`, which every runtime's `node:fs` can stat; when that is not
+ * possible the check is skipped, as for device fds.
+ */
+function regularFileSize(fd: number): number | undefined {
+  try {
+    const st = statSync(`/proc/self/fd/${fd}`);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Options of `MappedMemory.mapFile`. */
 export interface MapFileOptions {
   /** PROT_* bits; read and write by default. */
@@ -209,7 +224,9 @@ export class MappedMemory {
    * @param offset Page-aligned file offset.
    * @param size Bytes to map.
    * @param options Protection, label and path.
-   * @throws {RangeError} When offset or size is invalid.
+   * @throws {RangeError} When offset or size is invalid, or when `fd` is a regular file (or
+   *   a memfd) and the mapping would reach past its end: touching those pages would kill
+   *   the process with SIGBUS. Device fds are not checked: their size is the driver's.
    * @throws {SyscallError} From mmap (EINVAL for a region that refuses mmap, …).
    * @example
    * ```ts
@@ -220,6 +237,13 @@ export class MappedMemory {
     if (!Number.isSafeInteger(size) || size <= 0) throw new RangeError(`Cannot map "${size}" bytes: size must be a positive integer`);
     if (!Number.isSafeInteger(offset) || offset < 0 || offset % pageSize() !== 0) {
       throw new RangeError(`Cannot map at offset "0x${offset.toString(16)}": it must be a page-aligned non-negative integer`);
+    }
+    const fileSize = regularFileSize(fd);
+    if (fileSize !== undefined && offset + size > fileSize) {
+      throw new RangeError(
+        `Cannot map "0x${offset.toString(16)}+0x${size.toString(16)}" of ${options.path ?? `fd ${fd}`}: it reaches past the end of the file ` +
+          `(0x${fileSize.toString(16)} bytes); grow the file first (ftruncate)`,
+      );
     }
     const prot = options.prot ?? PROT_READ | PROT_WRITE;
     const p = mmap(null, size, prot, MAP_SHARED, fd, offset, { op: options.op, path: options.path });

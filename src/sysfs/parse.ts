@@ -19,6 +19,13 @@ export type Parsed<T> = { readonly ok: true; readonly value: T } | {
 export const PRIORITY_MIN = -100;
 /** The highest priority value that still lets a device be chosen. */
 export const PRIORITY_MAX = 99;
+/**
+ * Zones (`zone_id`, `node_id`) are C ints: [-2^31, 2^31 - 1], read and written alike. A
+ * kernel reports -1 for "no NUMA node".
+ */
+export const ZONE_MIN = -0x80000000;
+/** The largest zone id, read or written. */
+export const ZONE_MAX = 0x7fffffff;
 /** Latency and throughput levels are in [0, LEVEL_MAX]; 10 is average. */
 export const LEVEL_MAX = 99;
 
@@ -142,8 +149,12 @@ export function naturalCompare(a: string, b: string): number {
     const dx = /^\d/.test(x);
     const dy = /^\d/.test(y);
     if (dx && dy) {
-      const d = Number(x) - Number(y);
-      if (d !== 0) return d;
+      // Exact at any length: compare the digits without leading zeros, shorter is smaller,
+      // then as text; only then let leading zeros decide ("7" before "007").
+      const sx = x.replace(/^0+(?=\d)/, "");
+      const sy = y.replace(/^0+(?=\d)/, "");
+      if (sx.length !== sy.length) return sx.length - sy.length;
+      if (sx !== sy) return sx < sy ? -1 : 1;
       return x.length - y.length;
     }
     return x < y ? -1 : 1;

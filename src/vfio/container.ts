@@ -35,6 +35,7 @@ import { MappedMemory, pageSize } from "../sys/mman.ts";
 import { checkMemlock, memlockStatus } from "../sys/resource.ts";
 import type { Device } from "./device.ts";
 import { DmaBuffer, IovaAllocator } from "./dma.ts";
+import { VfioError } from "./errors.ts";
 import { Group } from "./group.ts";
 import { locateDevice, type DeviceRef } from "./_sysfs.ts";
 
@@ -164,7 +165,7 @@ export class Container {
     try {
       const v = c.#ioctl.ioctl(VFIO_GET_API_VERSION, undefined, "VFIO_GET_API_VERSION");
       if (v !== VFIO_API_VERSION) {
-        throw Object.assign(new Error(`Cannot use ${c.#label}: the kernel speaks VFIO API version "${v}", this library ${VFIO_API_VERSION}`), {
+        throw new VfioError(`Cannot use ${c.#label}: the kernel speaks VFIO API version "${v}", this library ${VFIO_API_VERSION}`, {
           code: "ERR_VFIO_API_VERSION",
           path,
         });
@@ -352,10 +353,9 @@ export class Container {
       }
       return;
     }
-    throw Object.assign(
-      new Error(`Cannot set an IOMMU type on ${this.#label}: ${tried.join(", ") || "no type allowed"}; load vfio_iommu_type1`),
-      { code: "ERR_VFIO_NO_IOMMU_TYPE" },
-    );
+    throw new VfioError(`Cannot set an IOMMU type on ${this.#label}: ${tried.join(", ") || "no type allowed"}; load vfio_iommu_type1`, {
+      code: "ERR_VFIO_NO_IOMMU_TYPE",
+    });
   }
 
   #groupClosing(group: Group): void {

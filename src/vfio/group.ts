@@ -22,6 +22,7 @@ import { Fd, type IoctlTarget } from "../sys/fd.ts";
 import type { Container } from "./container.ts";
 import { Device } from "./device.ts";
 import { viabilityAdvice } from "./_sysfs.ts";
+import { VfioError } from "./errors.ts";
 
 /** Options of `Group.open()`. */
 export interface GroupOpenOptions {
@@ -132,10 +133,7 @@ export class Group {
       const status = group.status();
       if (!status.viable) {
         const advice = viabilityAdvice(id, group.#sysfsRoot);
-        throw Object.assign(new Error(`Cannot use ${label}: it is not viable; ${advice}`), {
-          code: "ERR_VFIO_GROUP_NOT_VIABLE",
-          path: fd.path,
-        });
+        throw new VfioError(`Cannot use ${label}: it is not viable; ${advice}`, { code: "ERR_VFIO_GROUP_NOT_VIABLE", path: fd.path });
       }
     } catch (e) {
       try {
