@@ -163,7 +163,7 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
     .filter((c) => c.name === options.alg || c.name === null)
     .map((c) => `  ${c.device}${c.type ? `/${c.type}` : ""}: ${c.reason}`);
   throw new NoAcceleratorError(
-    `No queue for "${options.alg}" could be opened: every candidate is taken or was rejected\n${lines.join("\n")}`,
+    `No queue for ${JSON.stringify(options.alg)} could be opened: every candidate is taken or was rejected\n${lines.join("\n")}`,
     candidates,
     options,
     {

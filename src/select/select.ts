@@ -135,7 +135,7 @@ function checkCriteria(c: Criteria): void {
 /** Returns why a pair cannot be chosen, or null when it can. Order follows the spec's steps. */
 function rejection(d: Accelerator, t: AcceleratorType, c: Criteria, apis: readonly string[]): string | null {
   if (t.name !== c.alg) {
-    return t.name === null ? `unusable type: ${t.problems.join("; ")}` : `offers "${t.name}", not "${c.alg}"`;
+    return t.name === null ? `unusable type: ${t.problems.join("; ")}` : `offers ${JSON.stringify(t.name)}, not ${JSON.stringify(c.alg)}`;
   }
   if (t.problems.length > 0) return `bad type attributes: ${t.problems.join("; ")}`;
   if (c.wdType !== undefined && t.wdType !== c.wdType) return `wd_type is "${t.wdType}", not "${c.wdType}"`;
@@ -266,7 +266,7 @@ export function select(inventory: Inventory, criteria: Criteria): Selection {
 }
 
 function noneMessage(inv: Inventory, c: Criteria, rejected: readonly Candidate[]): string {
-  const head = `No accelerator offers "${c.alg}"`;
+  const head = `No accelerator offers ${JSON.stringify(c.alg)}`;
   if (inv.devices.length === 0) return `${head}: ${inv.classDir} lists no devices`;
   const relevant = rejected.filter((r) => r.name === c.alg || r.name === null);
   const others = new Map<string, number>();

@@ -111,7 +111,7 @@ export function parseFlags(text: string): Parsed<number> {
 export function parseToken(text: string): Parsed<string> {
   const t = text.trim();
   if (t === "") return { ok: false, reason: "empty" };
-  if (t.length > 256) return { ok: false, reason: `longer than 256 characters` };
+  if (t.length > 256) return { ok: false, reason: `longer than 256 characters: ${quote(t)}` };
   // deno-lint-ignore no-control-regex
   if (/[\u0000-\u001f\u007f\s]/.test(t)) return { ok: false, reason: `not a single printable word: ${quote(t)}` };
   return { ok: true, value: t };
