@@ -12,7 +12,7 @@ import { type Criteria, NoAcceleratorError, select } from "../select/select.ts";
 import { barrierInfo } from "../sys/barrier.ts";
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
 import type { Accelerator, AcceleratorType, Inventory } from "../sysfs/model.ts";
-import { formatFlags, parseDecimal, parseFlags } from "../sysfs/parse.ts";
+import { describeFlags, formatFlags, parseDecimal, parseFlags } from "../sysfs/parse.ts";
 import { VERSION } from "../version.ts";
 
 /** Where the CLI writes; injectable for tests. */
@@ -49,6 +49,8 @@ Global options:
   --help, -h     this text
   --version, -V  the version
 
+list decodes flags in CAPS: the framework's low 8 bits by name (SHARE_ALL, SGL_MEM),
+the algorithm's bits in hex (alg:0x100).
 list --verbose also lists mediated-device UUIDs and says which doorbell barrier queues
 use (js: Atomics.store; c: c/wd_barrier.c, built by scripts/build_barrier.sh) and why.
 
@@ -141,7 +143,7 @@ function listText(inv: Inventory, verbose: boolean): string {
     out.push(`${d.id}  zone ${show(d.zoneId)}  priority ${show(d.priority)}  iommu ${show(d.iommu)}  ${state}`);
     for (const p of d.problems) out.push(`  ! ${p}`);
     if (d.types.length > 0) {
-      const rows = [["TYPE", "NAME", "WD_TYPE", "FLAGS", "LATENCY", "THROUGHPUT", "AVAILABLE", "DEVICE_API", "MDEVS"]];
+      const rows = [["TYPE", "NAME", "WD_TYPE", "FLAGS", "LATENCY", "THROUGHPUT", "AVAILABLE", "DEVICE_API", "MDEVS", "CAPS"]];
       for (const t of d.types) {
         rows.push([
           t.type,
@@ -153,6 +155,7 @@ function listText(inv: Inventory, verbose: boolean): string {
           show(t.availableInstances),
           show(t.deviceApi),
           verbose ? (t.mdevs.join(",") || "-") : String(t.mdevs.length),
+          t.flags === null ? "?" : describeFlags(t.flags),
         ]);
       }
       const lines = pad(rows);

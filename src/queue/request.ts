@@ -10,7 +10,7 @@ import { createMdev, removeMdev } from "../mdev/mdev.ts";
 import { type Candidate, type Criteria, NoAcceleratorError, select, type Selection } from "../select/select.ts";
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
 import type { Accelerator, AcceleratorType } from "../sysfs/model.ts";
-import { type DeviceOpener, vfioOpener } from "./_port.ts";
+import { type DeviceOpener, probeIommuTypes, vfioOpener } from "./_port.ts";
 import { Queue } from "./queue.ts";
 
 /** One step of the inquiry, for a debug callback (the library itself never prints). */
@@ -34,6 +34,12 @@ export interface QueueOptions extends Criteria {
   readonly onStep?: (step: InquiryStep) => void;
   /** Remove a mediated device this queue created when it is released (default true). */
   readonly removeCreated?: boolean;
+  /**
+   * The IOMMU types the kernel offers; asked of the kernel (VFIO_CHECK_EXTENSION) when
+   * unset and the devices are opened through VFIO. A device declaring another type in
+   * `wdev/iommu` is rejected, and each container is set to the type its device declares.
+   */
+  readonly iommuTypes?: readonly number[];
   /** @internal Opens a mediated device; VFIO by default (tests pass a stand-in). */
   readonly opener?: DeviceOpener;
 }
@@ -75,7 +81,8 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
 
   const inventory = enumerate({ root, alg: options.alg });
   step({ step: "enumerated", devices: inventory.devices.length, types: inventory.devices.reduce((n, d) => n + d.types.length, 0) });
-  const selection = select(inventory, options);
+  const iommuTypes = options.iommuTypes ?? (options.opener === undefined ? probeIommuTypes(devRoot) : undefined);
+  const selection = select(inventory, iommuTypes === undefined ? options : { ...options, iommuTypes });
   step({ step: "selected", selection });
 
   const outcome = new Map<string, string>();
@@ -118,7 +125,7 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
     function tryOpen(mdev: string, created: boolean): Queue<Req, Cpl> | undefined {
       let port;
       try {
-        port = opener(mdev, { root, devRoot });
+        port = opener(mdev, { root, devRoot, iommuType: device.iommu ?? undefined, allowNoIommu: options.allowNoIommu === true });
       } catch (e) {
         failures.push(e);
         const reason = errorCode(e) === "EBUSY"

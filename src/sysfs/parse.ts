@@ -174,3 +174,28 @@ export function naturalCompare(a: string, b: string): number {
 export function formatFlags(flags: number): string {
   return `0x${(flags >>> 0).toString(16)}`;
 }
+
+/** The framework's part of `flags`: the low 8 bits; the rest belong to the algorithm. */
+export const WD_CAPA_FRAMEWORK_MASK = 0xff;
+
+/**
+ * Describes a flag mask for people: the framework's low 8 bits by name (`SHARE_ALL`,
+ * `SGL_MEM`; other framework bits as `fw:0x…`), the algorithm's bits in hex (`alg:0x…`),
+ * joined by `|`; `-` for no bits.
+ *
+ * @example
+ * ```ts
+ * describeFlags(0x103); // "SHARE_ALL|SGL_MEM|alg:0x100"
+ * ```
+ */
+export function describeFlags(flags: number): string {
+  const f = flags >>> 0;
+  const parts: string[] = [];
+  if (f & WD_CAPA_SHARE_ALL) parts.push("SHARE_ALL");
+  if (f & WD_CAPA_SGL_MEM) parts.push("SGL_MEM");
+  const otherFramework = f & WD_CAPA_FRAMEWORK_MASK & ~(WD_CAPA_SHARE_ALL | WD_CAPA_SGL_MEM);
+  if (otherFramework !== 0) parts.push(`fw:${formatFlags(otherFramework)}`);
+  const algorithm = (f & ~WD_CAPA_FRAMEWORK_MASK) >>> 0;
+  if (algorithm !== 0) parts.push(`alg:${formatFlags(algorithm)}`);
+  return parts.length === 0 ? "-" : parts.join("|");
+}

@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { removeMdev, setPriority, setZone } from "../../src/mdev/mdev.ts";
-import type { DeviceOpener } from "../../src/queue/_port.ts";
+import { containerOptionsFor, type DeviceOpener } from "../../src/queue/_port.ts";
 import { requestQueue } from "../../src/queue/request.ts";
 import { NoAcceleratorError, select } from "../../src/select/select.ts";
 import { SyscallError } from "../../src/sys/error.ts";
@@ -14,7 +14,7 @@ import { MFD_CLOEXEC } from "../../src/sys/mod.ts";
 import { enumerate } from "../../src/sysfs/enumerate.ts";
 import { SysfsError } from "../../src/sysfs/errors.ts";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
-import { naturalCompare } from "../../src/sysfs/parse.ts";
+import { describeFlags, naturalCompare } from "../../src/sysfs/parse.ts";
 import { locateDevice } from "../../src/vfio/_sysfs.ts";
 import { IovaAllocator } from "../../src/vfio/dma.ts";
 import { ftruncate } from "../../src/sys/mman.ts";
@@ -381,3 +381,57 @@ describe("15. one zone rule for reading and writing", () => {
   });
 });
 
+
+describe("spec conformance: wdev/iommu", () => {
+  const tree3 = () =>
+    makeSysfs({
+      devices: [
+        { id: "acc0", iommu: 1, types: [{ name: "copy", mdevs: [UUID] }] },
+        { id: "acc1", iommu: 8, types: [{ name: "copy", mdevs: ["83b8f4f2-509f-382f-3c1e-e6bfe0fa1002"] }] },
+        { id: "acc2", iommu: 3, priority: 5, types: [{ name: "copy", mdevs: ["83b8f4f2-509f-382f-3c1e-e6bfe0fa1003"] }] },
+      ],
+    });
+  test("a device declaring a type the kernel does not offer is rejected with a reason", () => {
+    using tree = tree3();
+    const inv = enumerate({ root: tree.root });
+    const s = select(inv, { alg: "copy", apis: ["wd_dummy_v1"], iommuTypes: [3, 8] });
+    expect(s.device.id).toBe("acc2");
+    const why = (id: string) => s.candidates.find((c) => c.device === id)!.reason;
+    expect(why("acc0")).toBe("wdev/iommu declares VFIO_TYPE1_IOMMU, which the kernel does not offer (offered: VFIO_TYPE1v2_IOMMU, VFIO_NOIOMMU_IOMMU)");
+    expect(why("acc1")).toBe("wdev/iommu declares VFIO_NOIOMMU_IOMMU (no DMA isolation); accepted only with allowNoIommu");
+    expect(select(inv, { alg: "copy", apis: ["wd_dummy_v1"], iommuTypes: [1, 3, 8], allowNoIommu: true }).device.id).toBe("acc0");
+    expect(select(inv, { alg: "copy", apis: ["wd_dummy_v1"], iommuTypes: [8], allowNoIommu: true }).device.id).toBe("acc1");
+    expect(() => select(inv, { alg: "copy", iommuTypes: ["3"] as unknown as number[] })).toThrow(TypeError);
+    expect(() => select(inv, { alg: "copy", allowNoIommu: 1 as unknown as boolean })).toThrow(TypeError);
+  });
+  test("requestQueue opens each device with the IOMMU type it declares, NOIOMMU only when allowed", async () => {
+    using tree = tree3();
+    const seen: unknown[] = [];
+    const opener: DeviceOpener = (uuid, o) => {
+      seen.push({ uuid, iommuType: o.iommuType, allowNoIommu: o.allowNoIommu });
+      throw new SyscallError(16, { syscall: "open", path: "/dev/vfio/1" });
+    };
+    await expect(requestQueue({ alg: "copy", root: tree.root, opener, apis: ["wd_dummy_v1"], iommuTypes: [1, 3] })).rejects.toThrow(NoAcceleratorError);
+    expect(seen).toEqual([
+      { uuid: UUID, iommuType: 1, allowNoIommu: false },
+      { uuid: "83b8f4f2-509f-382f-3c1e-e6bfe0fa1003", iommuType: 3, allowNoIommu: false },
+    ]);
+    expect(containerOptionsFor({ root: "/s", devRoot: "/d", iommuType: 1 })).toEqual({ sysfsRoot: "/s", devRoot: "/d", allowNoIommu: false, iommuTypes: [1] });
+    expect(containerOptionsFor({ root: "/s", devRoot: "/d", iommuType: 8, allowNoIommu: true }).iommuTypes).toEqual([8]);
+  });
+});
+
+describe("spec conformance: wd list decodes flags", () => {
+  test("the framework's low 8 bits by name, the algorithm's in hex", () => {
+    expect(describeFlags(0)).toBe("-");
+    expect(describeFlags(0x3)).toBe("SHARE_ALL|SGL_MEM");
+    expect(describeFlags(0x2)).toBe("SGL_MEM");
+    expect(describeFlags(0x10104)).toBe("fw:0x4|alg:0x10100");
+    expect(describeFlags(0xffffffff)).toBe("SHARE_ALL|SGL_MEM|fw:0xfc|alg:0xffffff00");
+    using tree = makeSysfs({ devices: [{ id: "acc0", types: [{ name: "copy", flags: 0x101 }, { name: "csum", flags: "zz" }] }] });
+    const r = wd(["list", "--sysfs", tree.root]);
+    expect(r.out).toMatch(/CAPS\n/);
+    expect(r.out).toMatch(/wd_dummy-copy .* SHARE_ALL\|alg:0x100\n/);
+    expect(r.out).toMatch(/wd_dummy-csum .* \?\n/);
+  });
+});
