@@ -137,6 +137,25 @@ function regularFileSize(fd: number): number | undefined {
   }
 }
 
+/**
+ * Ranges retired in place of an unmap (Node 20: views cannot be detached), keyed by the
+ * ArrayBuffer every view of the range shares. Once that buffer is collected no view can
+ * reach the range any more, so it is unmapped then and the address space comes back.
+ * Nothing live is ever unmapped here: the range already holds only retired zeros.
+ */
+const retiredRanges: FinalizationRegistry<{ readonly address: bigint; readonly size: number }> | undefined =
+  typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry((r) => {
+      try {
+        munmap(r.address, r.size, { op: "release a retired range" });
+      } catch {
+        // Nothing to report to: the range stays retired, harmless.
+      }
+    })
+    : undefined;
+
+const EMPTY = new ArrayBuffer(0);
+
 /** Options of `MappedMemory.mapFile`. */
 export interface MapFileOptions {
   /** PROT_* bits; read and write by default. */
@@ -158,7 +177,9 @@ export interface MapFileOptions {
  *   ArrayBuffer that `close()` detaches where the runtime allows (Bun, Deno), so a stale
  *   view throws or reads nothing instead of touching freed memory. Where detaching is not
  *   possible (Node 20) and views were handed out, `close()` replaces the range with
- *   private anonymous memory instead of unmapping it, so stale views see harmless zeros.
+ *   private anonymous memory instead of unmapping it, so stale views see harmless zeros;
+ *   the retired range is unmapped once the last view of it has been collected, so closed
+ *   mappings do not keep their address space for the life of the process.
  *
  * @example
  * ```ts
@@ -457,9 +478,21 @@ export class MappedMemory {
         op: `retire ${this.#label}`,
         path: this.#path,
       });
+      // This object lets go of the buffer; when the views handed out are gone too, the
+      // registry unmaps the range (the address space is not kept for the process's life).
+      retiredRanges?.register(this.#ab, { address: this.#address, size: this.#size });
+      this.#dropViews();
       return;
     }
     munmap(this.#address, this.#size, { op: `unmap ${this.#label}`, path: this.#path });
+  }
+
+  #dropViews(): void {
+    this.#ab = EMPTY;
+    this.#u8 = new Uint8Array(EMPTY);
+    this.#u16 = new Uint16Array(EMPTY);
+    this.#u32 = new Uint32Array(EMPTY);
+    this.#u64 = new BigUint64Array(EMPTY);
   }
 
   /** Same as `close()`. */
