@@ -37,7 +37,7 @@ Usage:
   wd list [--json] [--verbose]
   wd pick --alg NAME [--wd-type T] [--flags HEX] [--api API]... [--zone N]
           [--prefer latency|throughput] [--min-throughput N] [--max-latency N]
-          [--allow-create] [--explain] [--json]
+          [--allow-create] [--allow-noiommu] [--explain] [--json]
   wd create --device DEV --type TYPE_DIR [--uuid UUID]
   wd remove UUID
   wd priority DEV N         N in [-100, 99], smaller is preferred
@@ -56,6 +56,8 @@ use (js: Atomics.store; c: c/wd_barrier.c, built by scripts/build_barrier.sh) an
 
 pick: without --api, the accepted device_apis are those with a registered user-space
 driver. --allow-create accepts types with no mediated device but free instances.
+--allow-noiommu accepts devices whose wdev/iommu declares VFIO_NOIOMMU_IOMMU (no DMA
+isolation). pick does not ask the kernel which IOMMU types it offers; a queue request does.
 
 Exit codes: 0 done; 1 nothing found, nothing matched, or the operation failed
 (permission, kernel refusal; the message says why); 2 bad usage or malformed value.
@@ -84,6 +86,7 @@ const COMMANDS: Record<string, { options: Record<string, OptionSpec>; positional
       "min-throughput": { type: "string" },
       "max-latency": { type: "string" },
       "allow-create": { type: "boolean" },
+      "allow-noiommu": { type: "boolean" },
       explain: { type: "boolean" },
       json: { type: "boolean" },
     },
@@ -196,6 +199,7 @@ function pickCriteria(v: Record<string, string | boolean | string[] | undefined>
   if (typeof v["min-throughput"] === "string") c.minThroughput = int("--min-throughput", v["min-throughput"]);
   if (typeof v["max-latency"] === "string") c.maxLatency = int("--max-latency", v["max-latency"]);
   if (v["allow-create"] === true) c.allowCreate = true;
+  if (v["allow-noiommu"] === true) c.allowNoIommu = true;
   return c;
 }
 

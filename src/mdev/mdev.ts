@@ -95,7 +95,8 @@ function kindName(st: fs.Stats): string {
  * Opened non-blocking and without following a final link, so a FIFO or a link planted
  * after the check still cannot hang the command or redirect the write.
  */
-function writeAttribute(file: string, value: string, action: string, root: string): void {
+function writeAttribute(file: string, value: string, where: { readonly action: string; readonly root: string }): void {
+  const { action, root } = where;
   checkTarget(file, root, action);
   let fd: number;
   try {
@@ -202,7 +203,7 @@ export function createMdev(device: string, type: string, options: CreateMdevOpti
       path: avail,
     });
   }
-  writeAttribute(path.join(typeDir, "create"), uuid.toLowerCase(), action, root);
+  writeAttribute(path.join(typeDir, "create"), uuid.toLowerCase(), { action, root });
   return uuid.toLowerCase();
 }
 
@@ -229,7 +230,7 @@ export function removeMdev(uuid: string, options: RootOptions = {}): void {
       path: dir,
     });
   }
-  writeAttribute(path.join(dir, "remove"), "1", `remove mediated device ${uuid}`, root);
+  writeAttribute(path.join(dir, "remove"), "1", { action: `remove mediated device ${uuid}`, root });
 }
 
 /**
@@ -251,7 +252,7 @@ export function setPriority(device: string, priority: number, options: RootOptio
   }
   const root = options.root ?? DEFAULT_SYSFS_ROOT;
   const dir = deviceDir(root, device);
-  writeAttribute(path.join(dir, "wdev", "priority"), String(priority), `set the priority of ${device}`, root);
+  writeAttribute(path.join(dir, "wdev", "priority"), String(priority), { action: `set the priority of ${device}`, root });
 }
 
 /**
@@ -267,7 +268,7 @@ export function setPriority(device: string, priority: number, options: RootOptio
 export function disableDevice(device: string, options: RootOptions = {}): void {
   const root = options.root ?? DEFAULT_SYSFS_ROOT;
   const dir = deviceDir(root, device);
-  writeAttribute(path.join(dir, "wdev", "priority"), String(DISABLED_PRIORITY), `disable ${device}`, root);
+  writeAttribute(path.join(dir, "wdev", "priority"), String(DISABLED_PRIORITY), { action: `disable ${device}`, root });
 }
 
 /**
@@ -291,5 +292,5 @@ export function setZone(device: string, zone: number, options: RootOptions = {})
   const dir = deviceDir(root, device);
   let file = path.join(dir, "wdev", "zone_id");
   if (!fs.existsSync(file) && fs.existsSync(path.join(dir, "wdev", "node_id"))) file = path.join(dir, "wdev", "node_id");
-  writeAttribute(file, String(zone), `set the zone of ${device}`, root);
+  writeAttribute(file, String(zone), { action: `set the zone of ${device}`, root });
 }

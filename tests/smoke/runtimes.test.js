@@ -152,7 +152,7 @@ test("a failed open throws SyscallError with the errno code and the path", () =>
   );
 });
 
-test("wd into a pipe whose reader is gone ends quietly with the command's own exit code", () => {
+test("wd into a pipe whose reader is gone ends quietly with the command's own exit code", { timeout: 60_000 }, () => {
   const bin = path.join(REPO, readJson("package.json").bin.wd);
   const cmd = deno ? [process.execPath, "run", "--allow-all", bin] : [process.execPath, bin];
   // More JSON than a pipe holds (64 KiB), so the writer meets the closed pipe for sure.

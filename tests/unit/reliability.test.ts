@@ -419,6 +419,15 @@ describe("spec conformance: wdev/iommu", () => {
     expect(containerOptionsFor({ root: "/s", devRoot: "/d", iommuType: 1 })).toEqual({ sysfsRoot: "/s", devRoot: "/d", allowNoIommu: false, iommuTypes: [1] });
     expect(containerOptionsFor({ root: "/s", devRoot: "/d", iommuType: 8, allowNoIommu: true }).iommuTypes).toEqual([8]);
   });
+  test("wd pick takes a NOIOMMU device only with --allow-noiommu", () => {
+    using tree = makeSysfs({ devices: [{ id: "acc1", iommu: 8, types: [{ name: "copy", mdevs: [UUID] }] }] });
+    const args = ["pick", "--alg", "copy", "--api", "wd_dummy_v1", "--sysfs", tree.root];
+    const refused = wd(args);
+    expect(refused.code).toBe(1);
+    expect(wd([...args, "--explain"]).err).toContain("VFIO_NOIOMMU_IOMMU (no DMA isolation)");
+    const taken = wd([...args, "--allow-noiommu"]);
+    expect([taken.code, taken.out.trim()]).toEqual([0, `acc1/wd_dummy-copy  mdev ${UUID}`]);
+  });
 });
 
 describe("spec conformance: wd list decodes flags", () => {
