@@ -23,6 +23,7 @@ export { classDirOf, DEFAULT_SYSFS_ROOT, enumerate, type EnumerateOptions } from
 export type { Accelerator, AcceleratorType, Inventory } from "./src/sysfs/model.ts";
 export { SysfsError } from "./src/sysfs/errors.ts";
 export {
+  describeFlags,
   formatFlags,
   isUuid,
   LEVEL_MAX,
@@ -34,6 +35,7 @@ export {
   parseToken,
   PRIORITY_MAX,
   PRIORITY_MIN,
+  WD_CAPA_FRAMEWORK_MASK,
   WD_CAPA_SGL_MEM,
   WD_CAPA_SHARE_ALL,
 } from "./src/sysfs/parse.ts";
@@ -57,6 +59,7 @@ export {
   setPriority,
   setZone,
   ZONE_MAX,
+  ZONE_MIN,
 } from "./src/mdev/mdev.ts";
 export { findDriver, registerDriver, registeredDeviceApis, unregisterDriver, type UserDriver } from "./src/drivers/registry.ts";
 export { VERSION } from "./src/version.ts";
@@ -72,10 +75,11 @@ export {
   QueueFullError,
   type QueueIdentity,
   QueueReleasedError,
+  QueueTimeoutError,
   type QueueWaitOptions,
 } from "./src/queue/queue.ts";
 export { type InquiryStep, type QueueOptions, requestQueue } from "./src/queue/request.ts";
-export type { DeviceOpener, DevicePort, QueueDmaOptions } from "./src/queue/_port.ts";
+export { type DeviceOpener, type DevicePort, type OpenOptions, probeIommuTypes, type QueueDmaOptions } from "./src/queue/_port.ts";
 export * from "./src/vfio/mod.ts";
 export {
   ClosedError,

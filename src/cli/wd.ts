@@ -11,9 +11,8 @@ import { createMdev, disableDevice, removeMdev, setPriority, setZone } from "../
 import { type Criteria, NoAcceleratorError, select } from "../select/select.ts";
 import { barrierInfo } from "../sys/barrier.ts";
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
-import { SysfsError } from "../sysfs/errors.ts";
 import type { Accelerator, AcceleratorType, Inventory } from "../sysfs/model.ts";
-import { formatFlags, parseDecimal, parseFlags } from "../sysfs/parse.ts";
+import { describeFlags, formatFlags, parseDecimal, parseFlags } from "../sysfs/parse.ts";
 import { VERSION } from "../version.ts";
 
 /** Where the CLI writes; injectable for tests. */
@@ -38,7 +37,7 @@ Usage:
   wd list [--json] [--verbose]
   wd pick --alg NAME [--wd-type T] [--flags HEX] [--api API]... [--zone N]
           [--prefer latency|throughput] [--min-throughput N] [--max-latency N]
-          [--allow-create] [--explain] [--json]
+          [--allow-create] [--allow-noiommu] [--explain] [--json]
   wd create --device DEV --type TYPE_DIR [--uuid UUID]
   wd remove UUID
   wd priority DEV N         N in [-100, 99], smaller is preferred
@@ -50,15 +49,21 @@ Global options:
   --help, -h     this text
   --version, -V  the version
 
+list decodes flags in CAPS: the framework's low 8 bits by name (SHARE_ALL, SGL_MEM),
+the algorithm's bits in hex (alg:0x100).
 list --verbose also lists mediated-device UUIDs and says which doorbell barrier queues
 use (js: Atomics.store; c: c/wd_barrier.c, built by scripts/build_barrier.sh) and why.
 
 pick: without --api, the accepted device_apis are those with a registered user-space
 driver. --allow-create accepts types with no mediated device but free instances.
+--allow-noiommu accepts devices whose wdev/iommu declares VFIO_NOIOMMU_IOMMU (no DMA
+isolation). pick does not ask the kernel which IOMMU types it offers; a queue request does.
 
 Exit codes: 0 done; 1 nothing found, nothing matched, or the operation failed
 (permission, kernel refusal; the message says why); 2 bad usage or malformed value.
-Set WD_DEBUG=1 to see stack traces.`;
+Every error is one line on stderr; pick --explain adds why each candidate was rejected.
+A closed stdout (wd list | head) ends the output quietly; the exit code stays the
+command's own. Set WD_DEBUG=1 to see stack traces.`;
 
 type OptionSpec = { type: "string" | "boolean"; multiple?: boolean; short?: string };
 
@@ -81,6 +86,7 @@ const COMMANDS: Record<string, { options: Record<string, OptionSpec>; positional
       "min-throughput": { type: "string" },
       "max-latency": { type: "string" },
       "allow-create": { type: "boolean" },
+      "allow-noiommu": { type: "boolean" },
       explain: { type: "boolean" },
       json: { type: "boolean" },
     },
@@ -140,7 +146,7 @@ function listText(inv: Inventory, verbose: boolean): string {
     out.push(`${d.id}  zone ${show(d.zoneId)}  priority ${show(d.priority)}  iommu ${show(d.iommu)}  ${state}`);
     for (const p of d.problems) out.push(`  ! ${p}`);
     if (d.types.length > 0) {
-      const rows = [["TYPE", "NAME", "WD_TYPE", "FLAGS", "LATENCY", "THROUGHPUT", "AVAILABLE", "DEVICE_API", "MDEVS"]];
+      const rows = [["TYPE", "NAME", "WD_TYPE", "FLAGS", "LATENCY", "THROUGHPUT", "AVAILABLE", "DEVICE_API", "MDEVS", "CAPS"]];
       for (const t of d.types) {
         rows.push([
           t.type,
@@ -152,6 +158,7 @@ function listText(inv: Inventory, verbose: boolean): string {
           show(t.availableInstances),
           show(t.deviceApi),
           verbose ? (t.mdevs.join(",") || "-") : String(t.mdevs.length),
+          t.flags === null ? "?" : describeFlags(t.flags),
         ]);
       }
       const lines = pad(rows);
@@ -192,7 +199,29 @@ function pickCriteria(v: Record<string, string | boolean | string[] | undefined>
   if (typeof v["min-throughput"] === "string") c.minThroughput = int("--min-throughput", v["min-throughput"]);
   if (typeof v["max-latency"] === "string") c.maxLatency = int("--max-latency", v["max-latency"]);
   if (v["allow-create"] === true) c.allowCreate = true;
+  if (v["allow-noiommu"] === true) c.allowNoIommu = true;
   return c;
+}
+
+/**
+ * One line from a `parseArgs` refusal. Its messages can run over several lines ("…is
+ * ambiguous. Did you forget…? To specify…"); the option it is about is what matters.
+ */
+function argsMessage(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const code = (e as { code?: unknown }).code;
+  const option = /'(-[^' ]+)/.exec(message)?.[1];
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option !== undefined) {
+    return /ambiguous/.test(message)
+      ? `${option} needs a value (for a value that starts with a dash, write ${option}=VALUE)`
+      : `${option} takes ${/argument missing/.test(message) ? "a value, and none was given" : "no value"}`;
+  }
+  return oneLine(message.replace(/\. To specify.*$/s, ""));
+}
+
+/** Joins the lines of a message into one. */
+function oneLine(text: string): string {
+  return text.split(/\s*\n\s*/).filter((l) => l !== "").join("; ");
 }
 
 function splitGlobal(argv: readonly string[]): { command: string | undefined; rest: string[] } {
@@ -230,7 +259,7 @@ function run(argv: readonly string[], io: CliIo): number {
       strict: true,
     });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/\. To specify.*$/s, ""));
+    throw new UsageError(argsMessage(e));
   }
   const v: Record<string, string | boolean | string[] | undefined> = {};
   for (const [k, x] of Object.entries(parsed.values)) {
@@ -250,6 +279,7 @@ function run(argv: readonly string[], io: CliIo): number {
   if (pos.length !== spec.positionals) {
     throw new UsageError(`${command} takes ${spec.positionals} argument(s), got ${pos.length} (see wd --help)`);
   }
+  if (v["sysfs"] === "") throw new UsageError('--sysfs "": the sysfs root must not be empty');
   const envRoot = io.env["WD_SYSFS_ROOT"];
   const root = typeof v["sysfs"] === "string" ? v["sysfs"] : envRoot !== undefined && envRoot !== "" ? envRoot : DEFAULT_SYSFS_ROOT;
   switch (command) {
@@ -327,18 +357,15 @@ export function main(argv: readonly string[], io: CliIo): number {
     return run(argv, io);
   } catch (e) {
     const debug = io.env["WD_DEBUG"] === "1";
-    if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) {
-      io.err(`wd: ${e.message}`);
-      if (debug && e.stack) io.err(e.stack);
-      return EXIT_USAGE;
+    const code = e instanceof UsageError || e instanceof TypeError || e instanceof RangeError ? EXIT_USAGE : EXIT_FAILED;
+    if (e instanceof NoAcceleratorError) {
+      // The first line says what failed; the candidates, one a line, come with --explain.
+      const [head = "", ...rest] = e.message.split("\n");
+      io.err(argv.includes("--explain") ? `wd: ${e.message}` : `wd: ${head}${rest.length > 0 ? " (--explain says why for each)" : ""}`);
+    } else {
+      io.err(`wd: ${oneLine(e instanceof Error ? e.message : String(e))}`);
     }
-    if (e instanceof NoAcceleratorError || e instanceof SysfsError) {
-      io.err(`wd: ${e.message}`);
-      if (debug && e.stack) io.err(e.stack);
-      return EXIT_FAILED;
-    }
-    io.err(`wd: ${e instanceof Error ? e.message : String(e)}`);
     if (debug && e instanceof Error && e.stack) io.err(e.stack);
-    return EXIT_FAILED;
+    return code;
   }
 }

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { v4 as uuidv4 } from "uuid";
 import { classDirOf, DEFAULT_SYSFS_ROOT } from "../sysfs/enumerate.ts";
 import { describeCode, errnoCode, SysfsError } from "../sysfs/errors.ts";
-import { isUuid, parseDecimal, PRIORITY_MAX, PRIORITY_MIN } from "../sysfs/parse.ts";
+import { isUuid, parseDecimal, PRIORITY_MAX, PRIORITY_MIN, ZONE_MAX, ZONE_MIN } from "../sysfs/parse.ts";
 import { nodeReader } from "../sysfs/reader.ts";
 
 /** Where the tree is; shared by every writer. */
@@ -28,8 +28,7 @@ export interface CreateMdevOptions extends RootOptions {
 /** The priority written by {@link disableDevice}: the first value above the range. */
 export const DISABLED_PRIORITY = PRIORITY_MAX + 1;
 
-/** The largest zone id accepted by {@link setZone}. */
-export const ZONE_MAX = 0x7fffffff;
+export { ZONE_MAX, ZONE_MIN };
 
 function checkName(what: string, value: unknown): string {
   if (typeof value !== "string" || value === "" || value === "." || value === ".." || value.includes("/") || value.includes("\0")) {
@@ -38,15 +37,77 @@ function checkName(what: string, value: unknown): string {
   return value;
 }
 
-/** Writes one attribute in a single write(2), as sysfs requires; never creates the file. */
-function writeAttribute(file: string, value: string, action: string): void {
+/** Whether `p` is `dir` or below it; both are real paths. */
+function isInside(p: string, dir: string): boolean {
+  return p === dir || p.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
+}
+
+/**
+ * Refuses to write anywhere but a regular file inside the root: links are normal on the
+ * way (class entries point into `devices/`), but what is written must resolve inside the
+ * root, and the attribute itself must be a regular file, not a link or a FIFO.
+ */
+function checkTarget(file: string, root: string, action: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch (e) {
+    throw writeError(e, file, action);
+  }
+  if (st.isSymbolicLink()) {
+    let target = "?";
+    try {
+      target = fs.readlinkSync(file);
+    } catch { /* the link itself is the problem either way */ }
+    throw new SysfsError(`Cannot ${action}: ${file} is a symbolic link to ${target}; a sysfs attribute must be a regular file`, {
+      code: "ELOOP",
+      path: file,
+    });
+  }
+  if (!st.isFile()) {
+    throw new SysfsError(`Cannot ${action}: ${file} is not a regular file (${kindName(st)}); a sysfs attribute must be one`, {
+      code: "EINVAL",
+      path: file,
+    });
+  }
+  let realRoot: string, realDir: string;
+  try {
+    realRoot = fs.realpathSync(root);
+    realDir = fs.realpathSync(path.dirname(file));
+  } catch (e) {
+    throw writeError(e, file, action);
+  }
+  const resolved = path.join(realDir, path.basename(file));
+  if (!isInside(resolved, realRoot)) {
+    throw new SysfsError(
+      `Cannot ${action}: ${file} resolves to ${resolved}, outside the sysfs root ${realRoot}; check the links under the root`,
+      { code: "ERR_OUTSIDE_ROOT", path: file },
+    );
+  }
+}
+
+function kindName(st: fs.Stats): string {
+  return st.isFIFO() ? "a FIFO" : st.isDirectory() ? "a directory" : st.isSocket() ? "a socket" : st.isCharacterDevice() || st.isBlockDevice() ? "a device node" : "not a file";
+}
+
+/**
+ * Writes one attribute in a single write(2), as sysfs requires; never creates the file.
+ * Opened non-blocking and without following a final link, so a FIFO or a link planted
+ * after the check still cannot hang the command or redirect the write.
+ */
+function writeAttribute(file: string, value: string, where: { readonly action: string; readonly root: string }): void {
+  const { action, root } = where;
+  checkTarget(file, root, action);
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_TRUNC | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
   } catch (e) {
     throw writeError(e, file, action);
   }
   try {
+    if (!fs.fstatSync(fd).isFile()) {
+      throw new SysfsError(`Cannot ${action}: ${file} is not a regular file; a sysfs attribute must be one`, { code: "EINVAL", path: file });
+    }
     const bytes = new TextEncoder().encode(value);
     const n = fs.writeSync(fd, bytes, 0, bytes.length, null);
     if (n !== bytes.length) {
@@ -82,6 +143,12 @@ function writeError(e: unknown, file: string, action: string): SysfsError {
       break;
     case "EBUSY":
       why = `it is in use (${file}: EBUSY); release it first`;
+      break;
+    case "ELOOP":
+      why = `${file} is a symbolic link; a sysfs attribute must be a regular file`;
+      break;
+    case "ENXIO":
+      why = `${file} is not a regular file (a FIFO with no reader); a sysfs attribute must be one`;
       break;
     default:
       why = `${file}: ${describeCode(code)} (${code})`;
@@ -136,7 +203,7 @@ export function createMdev(device: string, type: string, options: CreateMdevOpti
       path: avail,
     });
   }
-  writeAttribute(path.join(typeDir, "create"), uuid.toLowerCase(), action);
+  writeAttribute(path.join(typeDir, "create"), uuid.toLowerCase(), { action, root });
   return uuid.toLowerCase();
 }
 
@@ -163,7 +230,7 @@ export function removeMdev(uuid: string, options: RootOptions = {}): void {
       path: dir,
     });
   }
-  writeAttribute(path.join(dir, "remove"), "1", `remove mediated device ${uuid}`);
+  writeAttribute(path.join(dir, "remove"), "1", { action: `remove mediated device ${uuid}`, root });
 }
 
 /**
@@ -183,8 +250,9 @@ export function setPriority(device: string, priority: number, options: RootOptio
       `Cannot set the priority of ${device} to ${JSON.stringify(priority)}: it must be an integer in [${PRIORITY_MIN}, ${PRIORITY_MAX}] (to take a device out of choice, disable it)`,
     );
   }
-  const dir = deviceDir(options.root ?? DEFAULT_SYSFS_ROOT, device);
-  writeAttribute(path.join(dir, "wdev", "priority"), String(priority), `set the priority of ${device}`);
+  const root = options.root ?? DEFAULT_SYSFS_ROOT;
+  const dir = deviceDir(root, device);
+  writeAttribute(path.join(dir, "wdev", "priority"), String(priority), { action: `set the priority of ${device}`, root });
 }
 
 /**
@@ -198,14 +266,18 @@ export function setPriority(device: string, priority: number, options: RootOptio
  * ```
  */
 export function disableDevice(device: string, options: RootOptions = {}): void {
-  const dir = deviceDir(options.root ?? DEFAULT_SYSFS_ROOT, device);
-  writeAttribute(path.join(dir, "wdev", "priority"), String(DISABLED_PRIORITY), `disable ${device}`);
+  const root = options.root ?? DEFAULT_SYSFS_ROOT;
+  const dir = deviceDir(root, device);
+  writeAttribute(path.join(dir, "wdev", "priority"), String(DISABLED_PRIORITY), { action: `disable ${device}`, root });
 }
 
 /**
  * Sets a device's zone (`wdev/zone_id`, or `wdev/node_id` where only that exists).
  *
- * @throws {RangeError} when the zone is not an integer in [0, 2^31 - 1].
+ * Zones are C ints, read and written by the same rule: [-2^31, 2^31 - 1] (a kernel shows
+ * -1 for "no NUMA node").
+ *
+ * @throws {RangeError} when the zone is not an integer in [-2^31, 2^31 - 1].
  * @throws {SysfsError} `ENOENT` when the device does not exist, `EACCES` when root is needed.
  * @example
  * ```ts
@@ -213,11 +285,12 @@ export function disableDevice(device: string, options: RootOptions = {}): void {
  * ```
  */
 export function setZone(device: string, zone: number, options: RootOptions = {}): void {
-  if (!Number.isInteger(zone) || zone < 0 || zone > ZONE_MAX) {
-    throw new RangeError(`Cannot set the zone of ${device} to ${JSON.stringify(zone)}: it must be an integer in [0, ${ZONE_MAX}]`);
+  if (!Number.isInteger(zone) || zone < ZONE_MIN || zone > ZONE_MAX) {
+    throw new RangeError(`Cannot set the zone of ${device} to ${JSON.stringify(zone)}: it must be an integer in [${ZONE_MIN}, ${ZONE_MAX}]`);
   }
-  const dir = deviceDir(options.root ?? DEFAULT_SYSFS_ROOT, device);
+  const root = options.root ?? DEFAULT_SYSFS_ROOT;
+  const dir = deviceDir(root, device);
   let file = path.join(dir, "wdev", "zone_id");
   if (!fs.existsSync(file) && fs.existsSync(path.join(dir, "wdev", "node_id"))) file = path.join(dir, "wdev", "node_id");
-  writeAttribute(file, String(zone), `set the zone of ${device}`);
+  writeAttribute(file, String(zone), { action: `set the zone of ${device}`, root });
 }

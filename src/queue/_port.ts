@@ -5,8 +5,9 @@
  *
  * @module
  */
+import { VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from "../abi/vfio.ts";
 import type { MappedMemory } from "../sys/mman.ts";
-import { Container } from "../vfio/container.ts";
+import { Container, type ContainerOptions } from "../vfio/container.ts";
 import type { DmaBuffer } from "../vfio/dma.ts";
 
 /** Options of a DMA allocation for a queue. */
@@ -27,8 +28,51 @@ export interface DevicePort {
   close(): void;
 }
 
+/** Where a device is and how to open it. */
+export interface OpenOptions {
+  /** The sysfs root. */
+  readonly root: string;
+  /** Where `vfio/` device nodes are. */
+  readonly devRoot: string;
+  /** The IOMMU type the device declares in `wdev/iommu`; the container is set to exactly it. */
+  readonly iommuType?: number | undefined;
+  /** Whether VFIO_NOIOMMU_IOMMU (no DMA isolation) may be used. */
+  readonly allowNoIommu?: boolean | undefined;
+}
+
 /** Opens a mediated device by UUID; throws SyscallError EBUSY when another process holds it. */
-export type DeviceOpener = (uuid: string, options: { readonly root: string; readonly devRoot: string }) => DevicePort;
+export type DeviceOpener = (uuid: string, options: OpenOptions) => DevicePort;
+
+/**
+ * The container options for a device: the IOMMU type it declares and nothing else (the
+ * spec's `wdev/iommu`), NOIOMMU only when allowed; without a declared type, the
+ * container's own order (TYPE1v2, then TYPE1).
+ */
+export function containerOptionsFor(options: OpenOptions): ContainerOptions {
+  const base = { sysfsRoot: options.root, devRoot: options.devRoot, allowNoIommu: options.allowNoIommu === true };
+  return options.iommuType === undefined ? base : { ...base, iommuTypes: [options.iommuType] };
+}
+
+/**
+ * Asks the kernel which IOMMU types it offers (VFIO_CHECK_EXTENSION on a new container),
+ * for `Criteria.iommuTypes`; undefined when the container cannot be opened (no VFIO: the
+ * open of each device then says so).
+ */
+export function probeIommuTypes(devRoot: string): number[] | undefined {
+  let c: Container;
+  try {
+    c = Container.open({ devRoot });
+  } catch {
+    return undefined;
+  }
+  try {
+    return [VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_NOIOMMU_IOMMU].filter((t) => c.checkExtension(t));
+  } catch {
+    return undefined;
+  } finally {
+    c.close();
+  }
+}
 
 /**
  * The opener through VFIO: one container per queue, so each queue tears down on its own.
@@ -36,7 +80,7 @@ export type DeviceOpener = (uuid: string, options: { readonly root: string; read
  * mappings), then DMA, then groups, then its own fd.
  */
 export const vfioOpener: DeviceOpener = (uuid, options) => {
-  const container = Container.open({ sysfsRoot: options.root, devRoot: options.devRoot });
+  const container = Container.open(containerOptionsFor(options));
   try {
     const device = container.openDevice({ bus: "mdev", name: uuid });
     return {

@@ -54,6 +54,19 @@ export class QueueReleasedError extends Error {
   }
 }
 
+/** No completion came within the time `wait()` was given; `code` is `"ETIMEDOUT"`. */
+export class QueueTimeoutError extends Error {
+  /** Always `"ETIMEDOUT"`. */
+  readonly code: string = "ETIMEDOUT";
+  /** The timeout that passed, in milliseconds. */
+  readonly timeout: number;
+  constructor(what: string, timeout: number) {
+    super(`No completion from ${what} within ${timeout} ms`);
+    this.name = "QueueTimeoutError";
+    this.timeout = timeout;
+  }
+}
+
 /**
  * An open queue. Every method throws {@link QueueReleasedError} after `release()`, and
  * release returns the queue: it unmaps the regions and DMA buffers, closes the device
@@ -252,7 +265,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * polls, yielding to the event loop between tries (immediately at first, then backing
    * off to 1 ms sleeps).
    *
-   * @throws {Error} code `"ETIMEDOUT"` when `timeout` passes; the signal's reason when aborted.
+   * @throws {QueueTimeoutError} code `"ETIMEDOUT"` when `timeout` passes; the signal's reason when aborted.
    * @throws {QueueReleasedError} after release, or when the queue is released while waiting.
    * @example
    * ```ts
@@ -271,7 +284,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
       const got = this.#pending.shift() ?? this.#take();
       if (got !== undefined) return got;
       if (performance.now() >= deadline) {
-        throw Object.assign(new Error(`No completion from ${this.mdev} within ${timeout} ms`), { code: "ETIMEDOUT" });
+        throw new QueueTimeoutError(this.mdev, timeout as number);
       }
       if (tries < 1000) await immediate();
       else await sleep(1, undefined, signal === undefined ? undefined : { signal });

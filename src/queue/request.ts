@@ -10,7 +10,7 @@ import { createMdev, removeMdev } from "../mdev/mdev.ts";
 import { type Candidate, type Criteria, NoAcceleratorError, select, type Selection } from "../select/select.ts";
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
 import type { Accelerator, AcceleratorType } from "../sysfs/model.ts";
-import { type DeviceOpener, vfioOpener } from "./_port.ts";
+import { type DeviceOpener, probeIommuTypes, vfioOpener } from "./_port.ts";
 import { Queue } from "./queue.ts";
 
 /** One step of the inquiry, for a debug callback (the library itself never prints). */
@@ -34,6 +34,12 @@ export interface QueueOptions extends Criteria {
   readonly onStep?: (step: InquiryStep) => void;
   /** Remove a mediated device this queue created when it is released (default true). */
   readonly removeCreated?: boolean;
+  /**
+   * The IOMMU types the kernel offers; asked of the kernel (VFIO_CHECK_EXTENSION) when
+   * unset and the devices are opened through VFIO. A device declaring another type in
+   * `wdev/iommu` is rejected, and each container is set to the type its device declares.
+   */
+  readonly iommuTypes?: readonly number[];
   /** @internal Opens a mediated device; VFIO by default (tests pass a stand-in). */
   readonly opener?: DeviceOpener;
 }
@@ -53,7 +59,9 @@ function reasonOf(e: unknown): string {
  * the type's `device_api`.
  *
  * @throws {NoAcceleratorError} (`ENODEV`) when nothing can be had; the message lists each
- *   candidate and why (wrong flags, disabled, no driver, busy, no capacity, create refused).
+ *   candidate and why (wrong flags, disabled, no driver, busy, no capacity, create refused),
+ *   and `cause` keeps the failures themselves (the `SyscallError` of an open refused with
+ *   EACCES, …): the one error, or an `AggregateError` of several.
  * @throws {SysfsError} (`ENOENT`) when there is no `class/warpdrive` directory.
  * @throws {TypeError | RangeError} on malformed options.
  * @throws The signal's reason when aborted.
@@ -73,10 +81,13 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
 
   const inventory = enumerate({ root, alg: options.alg });
   step({ step: "enumerated", devices: inventory.devices.length, types: inventory.devices.reduce((n, d) => n + d.types.length, 0) });
-  const selection = select(inventory, options);
+  const iommuTypes = options.iommuTypes ?? (options.opener === undefined ? probeIommuTypes(devRoot) : undefined);
+  const selection = select(inventory, iommuTypes === undefined ? options : { ...options, iommuTypes });
   step({ step: "selected", selection });
 
   const outcome = new Map<string, string>();
+  // Every failure behind a refused candidate, kept as the final error's cause.
+  const failures: unknown[] = [];
   const key = (d: Accelerator, t: AcceleratorType) => `${d.id}\0${t.type}`;
   for (const { device, type } of selection.ranked) {
     options.signal?.throwIfAborted();
@@ -97,6 +108,7 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
       try {
         uuid = createMdev(device.id, type.type, { root });
       } catch (e) {
+        failures.push(e);
         const reason = `creating a mediated device failed: ${reasonOf(e)}`;
         step({ step: "create-failed", device: device.id, type: type.type, reason });
         outcome.set(key(device, type), [...busy, reason].join("; "));
@@ -113,8 +125,9 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
     function tryOpen(mdev: string, created: boolean): Queue<Req, Cpl> | undefined {
       let port;
       try {
-        port = opener(mdev, { root, devRoot });
+        port = opener(mdev, { root, devRoot, iommuType: device.iommu ?? undefined, allowNoIommu: options.allowNoIommu === true });
       } catch (e) {
+        failures.push(e);
         const reason = errorCode(e) === "EBUSY"
           ? `mediated device ${mdev} is busy: another process holds its VFIO group`
           : `mediated device ${mdev} could not be opened: ${reasonOf(e)}`;
@@ -132,6 +145,7 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
         step({ step: "opened", device: device.id, type: type.type, mdev, deviceApi: identity.deviceApi });
         return q;
       } catch (e) {
+        failures.push(e);
         // The driver refused the device: close what was opened and say why.
         try {
           port.close();
@@ -156,8 +170,15 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
     .filter((c) => c.name === options.alg || c.name === null)
     .map((c) => `  ${c.device}${c.type ? `/${c.type}` : ""}: ${c.reason}`);
   throw new NoAcceleratorError(
-    `No queue for "${options.alg}" could be opened: every candidate is taken or was rejected\n${lines.join("\n")}`,
+    `No queue for ${JSON.stringify(options.alg)} could be opened: every candidate is taken or was rejected\n${lines.join("\n")}`,
     candidates,
     options,
+    {
+      cause: failures.length === 1
+        ? failures[0]
+        : failures.length > 1
+        ? new AggregateError(failures, `${failures.length} attempts to open a queue for "${options.alg}" failed`)
+        : undefined,
+    },
   );
 }

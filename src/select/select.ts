@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from "../abi/vfio.ts";
 import { registeredDeviceApis } from "../drivers/registry.ts";
 import type { Accelerator, AcceleratorType, Inventory } from "../sysfs/model.ts";
 import { formatFlags, LEVEL_MAX, naturalCompare, PRIORITY_MAX, PRIORITY_MIN } from "../sysfs/parse.ts";
@@ -31,6 +32,19 @@ export interface Criteria {
   readonly maxLatency?: number;
   /** Whether a mediated device may be created when none exists (needs root); false by default. */
   readonly allowCreate?: boolean;
+  /**
+   * The VFIO IOMMU types the kernel offers (`VFIO_TYPE1_IOMMU`, `VFIO_TYPE1v2_IOMMU`,
+   * `VFIO_NOIOMMU_IOMMU`, …): a device whose `wdev/iommu` declares another type is
+   * rejected. `select` does no I/O, so the caller asks the kernel, e.g. with
+   * `Container.checkExtension()` (VFIO_CHECK_EXTENSION) or {@link probeIommuTypes};
+   * `requestQueue` does that itself. Unset: not checked.
+   */
+  readonly iommuTypes?: readonly number[];
+  /**
+   * Accept devices that declare `VFIO_NOIOMMU_IOMMU` (no DMA isolation: unsafe); false by
+   * default, and such devices are rejected with that reason.
+   */
+  readonly allowNoIommu?: boolean;
 }
 
 /** One device × type pair that was considered, and what became of it. */
@@ -73,7 +87,9 @@ export interface Selection {
 
 /**
  * Nothing matched the criteria. The message lists every candidate of the algorithm and
- * why it was rejected; `candidates` holds the same as data.
+ * why it was rejected; `candidates` holds the same as data. When candidates were refused
+ * by failures (an open that returned EACCES, a refused create), `cause` holds that error,
+ * or an `AggregateError` of all of them.
  *
  * @example
  * ```ts
@@ -92,8 +108,8 @@ export class NoAcceleratorError extends Error {
   /** The criteria that found nothing. */
   readonly criteria: Criteria;
 
-  constructor(message: string, candidates: readonly Candidate[], criteria: Criteria) {
-    super(message);
+  constructor(message: string, candidates: readonly Candidate[], criteria: Criteria, options?: { readonly cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "NoAcceleratorError";
     this.candidates = candidates;
     this.criteria = criteria;
@@ -104,6 +120,12 @@ function checkCriteria(c: Criteria): void {
   if (c === null || typeof c !== "object") throw new TypeError("Cannot select an accelerator: criteria must be an object");
   if (typeof c.alg !== "string" || c.alg.trim() === "") {
     throw new TypeError(`Cannot select an accelerator for algorithm ${JSON.stringify(c.alg)}: alg must be a non-empty string`);
+  }
+  if (c.wdType !== undefined && (typeof c.wdType !== "string" || c.wdType.trim() === "")) {
+    throw new TypeError(`Cannot select with wdType ${JSON.stringify(c.wdType)}: it must be a non-empty string`);
+  }
+  if (c.allowCreate !== undefined && typeof c.allowCreate !== "boolean") {
+    throw new TypeError(`Cannot select with allowCreate ${JSON.stringify(c.allowCreate)}: it must be a boolean`);
   }
   if (c.flags !== undefined && (!Number.isInteger(c.flags) || c.flags < 0 || c.flags > 0xffffffff)) {
     throw new RangeError(`Cannot select with flags ${JSON.stringify(c.flags)}: flags must be a 32-bit unsigned integer`);
@@ -119,6 +141,12 @@ function checkCriteria(c: Criteria): void {
       throw new RangeError(`Cannot select with ${k} ${JSON.stringify(v)}: it must be an integer in [0, ${LEVEL_MAX}]`);
     }
   }
+  if (c.allowNoIommu !== undefined && typeof c.allowNoIommu !== "boolean") {
+    throw new TypeError(`Cannot select with allowNoIommu ${JSON.stringify(c.allowNoIommu)}: it must be a boolean`);
+  }
+  if (c.iommuTypes !== undefined && (!Array.isArray(c.iommuTypes) || c.iommuTypes.some((t) => !Number.isInteger(t) || t < 0))) {
+    throw new TypeError("Cannot select an accelerator: iommuTypes must be an array of VFIO IOMMU type numbers");
+  }
   if (c.apis !== undefined && (!Array.isArray(c.apis) || c.apis.some((a) => typeof a !== "string"))) {
     throw new TypeError("Cannot select an accelerator: apis must be an array of strings");
   }
@@ -127,7 +155,7 @@ function checkCriteria(c: Criteria): void {
 /** Returns why a pair cannot be chosen, or null when it can. Order follows the spec's steps. */
 function rejection(d: Accelerator, t: AcceleratorType, c: Criteria, apis: readonly string[]): string | null {
   if (t.name !== c.alg) {
-    return t.name === null ? `unusable type: ${t.problems.join("; ")}` : `offers "${t.name}", not "${c.alg}"`;
+    return t.name === null ? `unusable type: ${t.problems.join("; ")}` : `offers ${JSON.stringify(t.name)}, not ${JSON.stringify(c.alg)}`;
   }
   if (t.problems.length > 0) return `bad type attributes: ${t.problems.join("; ")}`;
   if (c.wdType !== undefined && t.wdType !== c.wdType) return `wd_type is "${t.wdType}", not "${c.wdType}"`;
@@ -141,6 +169,13 @@ function rejection(d: Accelerator, t: AcceleratorType, c: Criteria, apis: readon
     return `no user-space driver for device_api "${t.deviceApi}" (accepted: ${accepted})`;
   }
   if (d.problems.length > 0) return `bad device attributes: ${d.problems.join("; ")}`;
+  if (d.iommu === VFIO_NOIOMMU_IOMMU && c.allowNoIommu !== true) {
+    return `wdev/iommu declares ${iommuName(d.iommu)} (no DMA isolation); accepted only with allowNoIommu`;
+  }
+  if (c.iommuTypes !== undefined && d.iommu !== null && !c.iommuTypes.includes(d.iommu)) {
+    const offered = c.iommuTypes.length === 0 ? "none" : c.iommuTypes.map(iommuName).join(", ");
+    return `wdev/iommu declares ${iommuName(d.iommu)}, which the kernel does not offer (offered: ${offered})`;
+  }
   if (!d.enabled) return `device disabled: priority ${d.priority} is outside [${PRIORITY_MIN}, ${PRIORITY_MAX}]`;
   if (c.minThroughput !== undefined && (t.throughput ?? 0) < c.minThroughput) {
     return `throughput ${t.throughput} is below the minimum ${c.minThroughput}`;
@@ -157,6 +192,16 @@ function rejection(d: Accelerator, t: AcceleratorType, c: Criteria, apis: readon
     if ((t.availableInstances ?? 0) <= 0) return "no mediated device exists and available_instances is 0";
   }
   return null;
+}
+
+const IOMMU_NAMES: Readonly<Record<number, string>> = {
+  [VFIO_TYPE1_IOMMU]: "VFIO_TYPE1_IOMMU",
+  [VFIO_TYPE1v2_IOMMU]: "VFIO_TYPE1v2_IOMMU",
+  [VFIO_NOIOMMU_IOMMU]: "VFIO_NOIOMMU_IOMMU",
+};
+
+function iommuName(t: number): string {
+  return IOMMU_NAMES[t] ?? `IOMMU type ${t}`;
 }
 
 type Pair = { readonly device: Accelerator; readonly type: AcceleratorType };
@@ -258,7 +303,7 @@ export function select(inventory: Inventory, criteria: Criteria): Selection {
 }
 
 function noneMessage(inv: Inventory, c: Criteria, rejected: readonly Candidate[]): string {
-  const head = `No accelerator offers "${c.alg}"`;
+  const head = `No accelerator offers ${JSON.stringify(c.alg)}`;
   if (inv.devices.length === 0) return `${head}: ${inv.classDir} lists no devices`;
   const relevant = rejected.filter((r) => r.name === c.alg || r.name === null);
   const others = new Map<string, number>();

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { statSync } from "node:fs";
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, _SC_PAGESIZE } from "../abi/libc.ts";
 import { errno, libc, view as ffiView } from "./_ffi.ts";
 import { ClosedError, SyscallError } from "./error.ts";
@@ -122,6 +123,39 @@ function detach(ab: ArrayBuffer): boolean {
   return ab.byteLength === 0;
 }
 
+/**
+ * The size of the file behind `fd` when it is a regular file (memfds are), else undefined.
+ * Read through `/proc/self/fd`, which every runtime's `node:fs` can stat; when that is not
+ * possible the check is skipped, as for device fds.
+ */
+function regularFileSize(fd: number): number | undefined {
+  try {
+    const st = statSync(`/proc/self/fd/${fd}`);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Ranges retired in place of an unmap (Node 20: views cannot be detached), keyed by the
+ * ArrayBuffer every view of the range shares. Once that buffer is collected no view can
+ * reach the range any more, so it is unmapped then and the address space comes back.
+ * Nothing live is ever unmapped here: the range already holds only retired zeros.
+ */
+const retiredRanges: FinalizationRegistry<{ readonly address: bigint; readonly size: number }> | undefined =
+  typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry((r) => {
+      try {
+        munmap(r.address, r.size, { op: "release a retired range" });
+      } catch {
+        // Nothing to report to: the range stays retired, harmless.
+      }
+    })
+    : undefined;
+
+const EMPTY = new ArrayBuffer(0);
+
 /** Options of `MappedMemory.mapFile`. */
 export interface MapFileOptions {
   /** PROT_* bits; read and write by default. */
@@ -143,7 +177,9 @@ export interface MapFileOptions {
  *   ArrayBuffer that `close()` detaches where the runtime allows (Bun, Deno), so a stale
  *   view throws or reads nothing instead of touching freed memory. Where detaching is not
  *   possible (Node 20) and views were handed out, `close()` replaces the range with
- *   private anonymous memory instead of unmapping it, so stale views see harmless zeros.
+ *   private anonymous memory instead of unmapping it, so stale views see harmless zeros;
+ *   the retired range is unmapped once the last view of it has been collected, so closed
+ *   mappings do not keep their address space for the life of the process.
  *
  * @example
  * ```ts
@@ -209,7 +245,9 @@ export class MappedMemory {
    * @param offset Page-aligned file offset.
    * @param size Bytes to map.
    * @param options Protection, label and path.
-   * @throws {RangeError} When offset or size is invalid.
+   * @throws {RangeError} When offset or size is invalid, or when `fd` is a regular file (or
+   *   a memfd) and the mapping would reach past its end: touching those pages would kill
+   *   the process with SIGBUS. Device fds are not checked: their size is the driver's.
    * @throws {SyscallError} From mmap (EINVAL for a region that refuses mmap, …).
    * @example
    * ```ts
@@ -220,6 +258,13 @@ export class MappedMemory {
     if (!Number.isSafeInteger(size) || size <= 0) throw new RangeError(`Cannot map "${size}" bytes: size must be a positive integer`);
     if (!Number.isSafeInteger(offset) || offset < 0 || offset % pageSize() !== 0) {
       throw new RangeError(`Cannot map at offset "0x${offset.toString(16)}": it must be a page-aligned non-negative integer`);
+    }
+    const fileSize = regularFileSize(fd);
+    if (fileSize !== undefined && offset + size > fileSize) {
+      throw new RangeError(
+        `Cannot map "0x${offset.toString(16)}+0x${size.toString(16)}" of ${options.path ?? `fd ${fd}`}: it reaches past the end of the file ` +
+          `(0x${fileSize.toString(16)} bytes); grow the file first (ftruncate)`,
+      );
     }
     const prot = options.prot ?? PROT_READ | PROT_WRITE;
     const p = mmap(null, size, prot, MAP_SHARED, fd, offset, { op: options.op, path: options.path });
@@ -433,9 +478,21 @@ export class MappedMemory {
         op: `retire ${this.#label}`,
         path: this.#path,
       });
+      // This object lets go of the buffer; when the views handed out are gone too, the
+      // registry unmaps the range (the address space is not kept for the process's life).
+      retiredRanges?.register(this.#ab, { address: this.#address, size: this.#size });
+      this.#dropViews();
       return;
     }
     munmap(this.#address, this.#size, { op: `unmap ${this.#label}`, path: this.#path });
+  }
+
+  #dropViews(): void {
+    this.#ab = EMPTY;
+    this.#u8 = new Uint8Array(EMPTY);
+    this.#u16 = new Uint16Array(EMPTY);
+    this.#u32 = new Uint32Array(EMPTY);
+    this.#u64 = new BigUint64Array(EMPTY);
   }
 
   /** Same as `close()`. */

@@ -17,6 +17,8 @@ import {
   parseToken,
   PRIORITY_MAX,
   PRIORITY_MIN,
+  ZONE_MAX,
+  ZONE_MIN,
 } from "./parse.ts";
 import { type Entry, nodeReader, type SysfsReader } from "./reader.ts";
 
@@ -90,6 +92,8 @@ function check<T>(ctx: Ctx, file: string, p: Parsed<T>): T | null {
 }
 
 const level = (t: string): Parsed<number> => parseInRange(t, 0, LEVEL_MAX);
+const zone = (t: string): Parsed<number> => parseInRange(t, ZONE_MIN, ZONE_MAX);
+const invalidName = (entry: Entry): string => `the name is not valid UTF-8 (bytes ${entry.invalidName})`;
 const count = (t: string): Parsed<number> => {
   const p = parseDecimal(t);
   if (p.ok && p.value < 0) return { ok: false, reason: `${p.value} is negative` };
@@ -113,6 +117,10 @@ function readType(reader: SysfsReader, dir: string, entry: Entry, alg: string | 
     problems,
     partial: false,
   };
+  if (entry.invalidName !== undefined) {
+    problems.push(invalidName(entry));
+    return base;
+  }
   let kind = entry.kind;
   if (kind === "link") {
     try {
@@ -164,6 +172,10 @@ function readDevice(reader: SysfsReader, classDir: string, entry: Entry, alg: st
     types: [],
     partial: false,
   };
+  if (entry.invalidName !== undefined) {
+    problems.push(invalidName(entry));
+    return empty;
+  }
   if (entry.kind === "file") {
     problems.push("is a file, not a device directory");
     return empty;
@@ -190,7 +202,7 @@ function readDevice(reader: SysfsReader, classDir: string, entry: Entry, alg: st
     return { ...empty, types, partial: true };
   }
   const ctx: Ctx = { reader, problems, base: devPath };
-  const zoneId = readValue(ctx, "wdev/zone_id", parseDecimal, "wdev/node_id");
+  const zoneId = readValue(ctx, "wdev/zone_id", zone, "wdev/node_id");
   const priority = readValue(ctx, "wdev/priority", parseDecimal);
   const iommu = readValue(ctx, "wdev/iommu", count, "wdev/iommu_type");
   const enabled = problems.length === 0 && priority !== null && priority >= PRIORITY_MIN && priority <= PRIORITY_MAX;

@@ -5,10 +5,22 @@
  */
 import { errorCode } from "../sys/errno.ts";
 
+/** What a system call failure adds to a {@link SysfsError}, read from its cause. */
+function syscallOf(cause: unknown): { errno: number | undefined; syscall: string | undefined } {
+  if (typeof cause !== "object" || cause === null) return { errno: undefined, syscall: undefined };
+  const c = cause as { errno?: unknown; syscall?: unknown };
+  const syscall = typeof c.syscall === "string" ? c.syscall : undefined;
+  // Node reports errno negated (-2 for ENOENT); the kernel's value is positive.
+  const errno = typeof c.errno === "number" && Number.isInteger(c.errno) && c.errno !== 0 ? Math.abs(c.errno) : undefined;
+  return { errno, syscall };
+}
+
 /**
  * A sysfs file or directory could not be used: the class directory is missing, an
  * attribute cannot be written, root is needed. `code` is the errno name when one was
- * reported (`"ENOENT"`, `"EACCES"`, …), and `path` names the file.
+ * reported (`"ENOENT"`, `"EACCES"`, …), and `path` names the file. When a system call
+ * failed, `errno` and `syscall` say which and how (`2`, `"open"`), and `cause` is the
+ * runtime's own error.
  *
  * @example
  * ```ts
@@ -24,12 +36,19 @@ export class SysfsError extends Error {
   readonly code: string;
   /** The file or directory the error is about. */
   readonly path: string;
+  /** The errno value when a system call failed (`2` for ENOENT), otherwise undefined. */
+  readonly errno: number | undefined;
+  /** The system call that failed (`"open"`, `"write"`, `"scandir"`), otherwise undefined. */
+  readonly syscall: string | undefined;
 
-  constructor(message: string, options: { code: string; path: string; cause?: unknown }) {
+  constructor(message: string, options: { code: string; path: string; cause?: unknown; errno?: number; syscall?: string }) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SysfsError";
     this.code = options.code;
     this.path = options.path;
+    const from = syscallOf(options.cause);
+    this.errno = options.errno ?? from.errno;
+    this.syscall = options.syscall ?? from.syscall;
   }
 }
 

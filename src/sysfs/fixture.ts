@@ -57,12 +57,24 @@ export interface FixtureSpec {
   readonly dir?: string;
 }
 
-/** A built tree; `close()` (or `using`) removes it. */
+/** A built tree; `close()` (or `using`) removes what it built. */
 export interface Fixture extends Disposable {
   /** The sysfs root to pass as `root` / `--sysfs`. */
   readonly root: string;
-  /** Removes the tree. Idempotent. */
+  /**
+   * Removes what {@link makeSysfs} made: its temporary directory, or, in a directory it was
+   * given, only the files, links and directories it created there. Idempotent.
+   */
   close(): void;
+}
+
+function exists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function write(file: string, value: AttrValue | undefined, fallback: AttrValue, format?: (n: number) => string): void {
@@ -84,15 +96,29 @@ function write(file: string, value: AttrValue | undefined, fallback: AttrValue, 
  * ```
  */
 export function makeSysfs(spec: FixtureSpec): Fixture {
+  const owned = spec.dir === undefined;
   const root = spec.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "wd-sysfs-"));
   const classDir = path.join(root, "class", "warpdrive");
   const devicesDir = path.join(root, "devices", "warpdrive");
   const mdevBus = path.join(root, "bus", "mdev", "devices");
+  // In a given directory, the topmost paths this call creates, to remove only those.
+  const made: string[] = [];
+  const track = (p: string): void => {
+    if (owned) return;
+    let top: string | undefined;
+    for (let q = p; q.startsWith(`${root}${path.sep}`) && !exists(q); q = path.dirname(q)) top = q;
+    if (top !== undefined && !made.some((m) => top === m || top.startsWith(`${m}${path.sep}`))) made.push(top);
+  };
+  track(classDir);
+  track(devicesDir);
+  track(mdevBus);
   fs.mkdirSync(classDir, { recursive: true });
   fs.mkdirSync(devicesDir, { recursive: true });
   fs.mkdirSync(mdevBus, { recursive: true });
   for (const d of spec.devices) {
     const dev = path.join(devicesDir, d.id);
+    track(dev);
+    track(path.join(classDir, d.id));
     fs.mkdirSync(path.join(dev, "wdev"), { recursive: true });
     fs.symlinkSync(path.join("..", "..", "devices", "warpdrive", d.id), path.join(classDir, d.id));
     write(path.join(dev, "wdev", "zone_id"), d.zoneId, 0);
@@ -116,6 +142,7 @@ export function makeSysfs(spec: FixtureSpec): Fixture {
         fs.mkdirSync(mdev, { recursive: true });
         fs.writeFileSync(path.join(mdev, "remove"), "");
         fs.symlinkSync(path.join("..", "..", "..", uuid), path.join(dir, "devices", uuid));
+        track(path.join(mdevBus, uuid));
         fs.symlinkSync(path.relative(mdevBus, mdev), path.join(mdevBus, uuid));
       }
     }
@@ -124,7 +151,8 @@ export function makeSysfs(spec: FixtureSpec): Fixture {
   const close = (): void => {
     if (closed) return;
     closed = true;
-    fs.rmSync(root, { recursive: true, force: true });
+    if (owned) fs.rmSync(root, { recursive: true, force: true });
+    else for (const m of made.reverse()) fs.rmSync(m, { recursive: true, force: true });
   };
   return { root, close, [Symbol.dispose]: close };
 }

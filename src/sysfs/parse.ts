@@ -19,6 +19,13 @@ export type Parsed<T> = { readonly ok: true; readonly value: T } | {
 export const PRIORITY_MIN = -100;
 /** The highest priority value that still lets a device be chosen. */
 export const PRIORITY_MAX = 99;
+/**
+ * Zones (`zone_id`, `node_id`) are C ints: [-2^31, 2^31 - 1], read and written alike. A
+ * kernel reports -1 for "no NUMA node".
+ */
+export const ZONE_MIN = -0x80000000;
+/** The largest zone id, read or written. */
+export const ZONE_MAX = 0x7fffffff;
 /** Latency and throughput levels are in [0, LEVEL_MAX]; 10 is average. */
 export const LEVEL_MAX = 99;
 
@@ -104,7 +111,7 @@ export function parseFlags(text: string): Parsed<number> {
 export function parseToken(text: string): Parsed<string> {
   const t = text.trim();
   if (t === "") return { ok: false, reason: "empty" };
-  if (t.length > 256) return { ok: false, reason: `longer than 256 characters` };
+  if (t.length > 256) return { ok: false, reason: `longer than 256 characters: ${quote(t)}` };
   // deno-lint-ignore no-control-regex
   if (/[\u0000-\u001f\u007f\s]/.test(t)) return { ok: false, reason: `not a single printable word: ${quote(t)}` };
   return { ok: true, value: t };
@@ -142,8 +149,12 @@ export function naturalCompare(a: string, b: string): number {
     const dx = /^\d/.test(x);
     const dy = /^\d/.test(y);
     if (dx && dy) {
-      const d = Number(x) - Number(y);
-      if (d !== 0) return d;
+      // Exact at any length: compare the digits without leading zeros, shorter is smaller,
+      // then as text; only then let leading zeros decide ("7" before "007").
+      const sx = x.replace(/^0+(?=\d)/, "");
+      const sy = y.replace(/^0+(?=\d)/, "");
+      if (sx.length !== sy.length) return sx.length - sy.length;
+      if (sx !== sy) return sx < sy ? -1 : 1;
       return x.length - y.length;
     }
     return x < y ? -1 : 1;
@@ -162,4 +173,29 @@ export function naturalCompare(a: string, b: string): number {
  */
 export function formatFlags(flags: number): string {
   return `0x${(flags >>> 0).toString(16)}`;
+}
+
+/** The framework's part of `flags`: the low 8 bits; the rest belong to the algorithm. */
+export const WD_CAPA_FRAMEWORK_MASK = 0xff;
+
+/**
+ * Describes a flag mask for people: the framework's low 8 bits by name (`SHARE_ALL`,
+ * `SGL_MEM`; other framework bits as `fw:0x…`), the algorithm's bits in hex (`alg:0x…`),
+ * joined by `|`; `-` for no bits.
+ *
+ * @example
+ * ```ts
+ * describeFlags(0x103); // "SHARE_ALL|SGL_MEM|alg:0x100"
+ * ```
+ */
+export function describeFlags(flags: number): string {
+  const f = flags >>> 0;
+  const parts: string[] = [];
+  if (f & WD_CAPA_SHARE_ALL) parts.push("SHARE_ALL");
+  if (f & WD_CAPA_SGL_MEM) parts.push("SGL_MEM");
+  const otherFramework = f & WD_CAPA_FRAMEWORK_MASK & ~(WD_CAPA_SHARE_ALL | WD_CAPA_SGL_MEM);
+  if (otherFramework !== 0) parts.push(`fw:${formatFlags(otherFramework)}`);
+  const algorithm = (f & ~WD_CAPA_FRAMEWORK_MASK) >>> 0;
+  if (algorithm !== 0) parts.push(`alg:${formatFlags(algorithm)}`);
+  return parts.length === 0 ? "-" : parts.join("|");
 }

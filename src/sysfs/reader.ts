@@ -5,6 +5,7 @@
  * @module
  */
 import * as fs from "node:fs";
+import { SysfsError } from "./errors.ts";
 
 /** The largest attribute the kernel shows: one page. Anything longer is not sysfs. */
 export const ATTRIBUTE_MAX_BYTES = 4096;
@@ -14,8 +15,11 @@ export type EntryKind = "dir" | "file" | "link" | "other";
 
 /** One entry of a directory listing. */
 export interface Entry {
+  /** The name, decoded as UTF-8 (bytes that are not UTF-8 show as U+FFFD). */
   readonly name: string;
   readonly kind: EntryKind;
+  /** The name's bytes in hex (`"61 63 63 ff"`) when they are not valid UTF-8, so the name cannot be used to open it. */
+  readonly invalidName?: string;
 }
 
 /**
@@ -36,8 +40,46 @@ export interface SysfsReader {
 const buffer = new Uint8Array(ATTRIBUTE_MAX_BYTES + 1);
 const decoder = new TextDecoder("utf-8", { fatal: false });
 
-function tooLarge(path: string): Error {
-  return Object.assign(new Error(`${path} is larger than ${ATTRIBUTE_MAX_BYTES} bytes`), { code: "EFBIG" });
+function tooLarge(path: string): SysfsError {
+  return new SysfsError(`${path} is larger than ${ATTRIBUTE_MAX_BYTES} bytes, not a sysfs attribute`, { code: "EFBIG", path });
+}
+
+const strict = new TextDecoder("utf-8", { fatal: true });
+
+function hexBytes(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
+}
+
+function kindOfDirent(d: fs.Dirent | fs.Dirent<Buffer>): EntryKind {
+  return d.isDirectory() ? "dir" : d.isFile() ? "file" : d.isSymbolicLink() ? "link" : "other";
+}
+
+/**
+ * Marks the names that are not valid UTF-8: such a name reads back with U+FFFD in it and
+ * no longer opens, so the directory is listed again as bytes to say what it is.
+ */
+function withInvalidNames(path: string, entries: Entry[]): Entry[] {
+  if (!entries.some((e) => e.name.includes("\uFFFD"))) return entries;
+  let raw: Uint8Array[];
+  try {
+    raw = fs.readdirSync(path, { encoding: "buffer" });
+  } catch {
+    return entries; // the decoded listing is all there is
+  }
+  const kinds = new Map(entries.map((e) => [e.name, e.kind]));
+  const out = entries.filter((e) => !e.name.includes("\uFFFD"));
+  for (const b of raw) {
+    const bytes = new Uint8Array(b);
+    let name: string;
+    try {
+      name = strict.decode(bytes);
+    } catch {
+      out.push({ name: decoder.decode(bytes), kind: "other", invalidName: hexBytes(bytes) });
+      continue;
+    }
+    if (name.includes("\uFFFD")) out.push({ name, kind: kinds.get(name) ?? "other" });
+  }
+  return out;
 }
 
 /**
@@ -60,10 +102,8 @@ export const nodeReader: SysfsReader = {
     }
   },
   list(path: string): Entry[] {
-    return fs.readdirSync(path, { withFileTypes: true }).map((d) => ({
-      name: d.name,
-      kind: d.isDirectory() ? "dir" : d.isFile() ? "file" : d.isSymbolicLink() ? "link" : "other",
-    }));
+    const entries: Entry[] = fs.readdirSync(path, { withFileTypes: true }).map((d) => ({ name: d.name, kind: kindOfDirent(d) }));
+    return withInvalidNames(path, entries);
   },
   kindOf(path: string): EntryKind {
     const s = fs.statSync(path);

@@ -14,6 +14,7 @@ import { Fd, type IoctlTarget } from "../sys/fd.ts";
 import type { MappedMemory } from "../sys/mman.ts";
 import type { Device } from "./device.ts";
 import type { DmaBuffer } from "./dma.ts";
+import { VfioError } from "./errors.ts";
 import { Group } from "./group.ts";
 import { type DmaOptions, Iommu } from "./iommu.ts";
 import { vfioIoctl } from "./_ioctl.ts";
@@ -91,7 +92,7 @@ export class Container {
     try {
       const v = vfioIoctl(c.#ioctl, VFIO_GET_API_VERSION, undefined);
       if (v !== VFIO_API_VERSION) {
-        throw Object.assign(new Error(`Cannot use ${c.#label}: the kernel speaks VFIO API version "${v}", this library ${VFIO_API_VERSION}`), {
+        throw new VfioError(`Cannot use ${c.#label}: the kernel speaks VFIO API version "${v}", this library ${VFIO_API_VERSION}`, {
           code: "ERR_VFIO_API_VERSION",
           path,
         });

@@ -42,6 +42,8 @@ export interface IovaAllocateOptions {
 export class IovaAllocator {
   #free: Span[];
   #alignment: bigint;
+  /** What is handed out (by allocate or reserve): start → size. Only these can be released. */
+  #taken = new Map<bigint, bigint>();
 
   /**
    * @param ranges Usable ranges, inclusive ends (from VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE).
@@ -115,10 +117,23 @@ export class IovaAllocator {
     if (s.start < iova) parts.push({ start: s.start, end: iova });
     if (end < s.end) parts.push({ start: end, end: s.end });
     this.#free.splice(i, 1, ...parts);
+    this.#taken.set(iova, size);
   }
 
-  /** Gives a span back (merging with its neighbours). */
+  /**
+   * Gives back a span exactly as `allocate` or `reserve` handed it out (merging with its
+   * neighbours). Anything else (a span released already, or reused since, IOVA 0, a
+   * different size) is refused and changes nothing, so two live buffers never overlap.
+   *
+   * @throws {RangeError} When the span is not allocated as given.
+   */
   release(iova: bigint, size: bigint): void {
+    const taken = this.#taken.get(iova);
+    if (taken === undefined || taken !== size) {
+      const what = taken === undefined ? "it is not allocated" : `it was allocated with size ${hex(taken)}`;
+      throw new RangeError(`Cannot release IOVA range "${hex(iova)}+${hex(size)}": ${what}`);
+    }
+    this.#taken.delete(iova);
     this.#insert(iova, iova + size);
   }
 

@@ -19,6 +19,7 @@ import { decodeGroupStatus, encodeGroupStatus } from "../abi/vfio_codec.ts";
 import { ClosedError, closeAll, SyscallError } from "../sys/error.ts";
 import { Fd, type IoctlTarget } from "../sys/fd.ts";
 import { Device } from "./device.ts";
+import { VfioError } from "./errors.ts";
 import { vfioIoctl } from "./_ioctl.ts";
 import { viabilityAdvice } from "./locate.ts";
 
@@ -138,10 +139,7 @@ export class Group {
       const status = group.status();
       if (!status.viable) {
         const advice = viabilityAdvice(id, group.#sysfsRoot);
-        throw Object.assign(new Error(`Cannot use ${label}: it is not viable; ${advice}`), {
-          code: "ERR_VFIO_GROUP_NOT_VIABLE",
-          path: fd.path,
-        });
+        throw new VfioError(`Cannot use ${label}: it is not viable; ${advice}`, { code: "ERR_VFIO_GROUP_NOT_VIABLE", path: fd.path });
       }
     } catch (e) {
       try {

@@ -26,6 +26,7 @@ import type { IoctlTarget } from "../sys/fd.ts";
 import { MappedMemory, pageSize } from "../sys/mman.ts";
 import { memlockStatus } from "../sys/resource.ts";
 import { DmaBuffer, IovaAllocator } from "./dma.ts";
+import { VfioError } from "./errors.ts";
 import { readInfo, vfioIoctl } from "./_ioctl.ts";
 
 /** Options of `Container.allocDma()` and `Container.mapDma()`. */
@@ -181,10 +182,9 @@ export class Iommu {
       }
       return;
     }
-    throw Object.assign(
-      new Error(`Cannot set an IOMMU type on ${this.#label}: ${tried.join(", ") || "no type allowed"}; load vfio_iommu_type1`),
-      { code: "ERR_VFIO_NO_IOMMU_TYPE" },
-    );
+    throw new VfioError(`Cannot set an IOMMU type on ${this.#label}: ${tried.join(", ") || "no type allowed"}; load vfio_iommu_type1`, {
+      code: "ERR_VFIO_NO_IOMMU_TYPE",
+    });
   }
 
   /** Forgets the type, info and allocator: the kernel dropped the IOMMU with the last group. */

@@ -9,6 +9,7 @@
 import { readdirSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, join } from "node:path";
 import { errorCode } from "../sys/errno.ts";
+import { VfioError } from "./errors.ts";
 
 /**
  * A device to open through VFIO:
@@ -69,7 +70,8 @@ export function devicePath(ref: DeviceRef, sysfsRoot: string): { name: string; s
 /**
  * Locates a device and reads its `iommu_group` link.
  *
- * @throws {Error} With code ENOENT and advice when the device or its IOMMU group is missing.
+ * @throws {VfioError} `ENOENT` with advice when the device or its IOMMU group is missing;
+ *   `EINVAL` when the group link does not end in a decimal group number.
  */
 export function locateDevice(ref: DeviceRef, sysfsRoot: string): LocatedDevice {
   const { name, sysfsPath } = devicePath(ref, sysfsRoot);
@@ -90,14 +92,17 @@ export function locateDevice(ref: DeviceRef, sysfsRoot: string): LocatedDevice {
       ? `it has no IOMMU group ("${link}" is missing): enable the IOMMU (intel_iommu=on / amd_iommu=on) or, ` +
         `for a mediated device, check that its parent driver registers it with VFIO`
       : `"${sysfsPath}" does not exist: check the address, or create the mediated device first`;
-    throw Object.assign(new Error(`Cannot open VFIO device "${name}": ${why}`), { code, path: link });
+    throw new VfioError(`Cannot open VFIO device "${name}": ${why}`, { code, path: link, cause: e });
   }
-  const id = Number(basename(target));
-  if (!Number.isInteger(id) || id < 0) {
-    throw Object.assign(new Error(`Cannot open VFIO device "${name}": IOMMU group link "${target}" does not end in a number`), {
-      code: "EINVAL",
-      path: link,
-    });
+  // The group's node is /dev/vfio/<the exact name>: decimal digits as the kernel writes
+  // them, nothing Number() would also take (" ", "0x10", "1e3", "-0", "07").
+  const last = basename(target);
+  const id = /^(?:0|[1-9][0-9]{0,9})$/.test(last) ? Number(last) : NaN;
+  if (!Number.isSafeInteger(id) || id > 0xffffffff) {
+    throw new VfioError(
+      `Cannot open VFIO device "${name}": IOMMU group link ${link} -> "${target}" does not end in a decimal group number`,
+      { code: "EINVAL", path: link },
+    );
   }
   return { name, sysfsPath, groupId: id };
 }

@@ -37,6 +37,7 @@ export { Region, readRegionInfo, type RegionMapOptions } from "./region.ts";
 export { Irq, readIrqInfo, type IrqEnableOptions, type IrqWaitOptions } from "./irq.ts";
 export { DmaBuffer, IovaAllocator, type DmaOwner, type IovaAllocateOptions } from "./dma.ts";
 export { PciConfig, type PciCapability } from "./pci.ts";
+export { VfioError } from "./errors.ts";
 export { devicePath, locateDevice, type DeviceRef, type LocatedDevice } from "./locate.ts";
 export * from "../abi/vfio.ts";
 export * from "../abi/pci.ts";

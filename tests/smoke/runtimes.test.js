@@ -151,3 +151,29 @@ test("a failed open throws SyscallError with the errno code and the path", () =>
     },
   );
 });
+
+test("wd into a pipe whose reader is gone ends quietly with the command's own exit code", { timeout: 60_000 }, () => {
+  const bin = path.join(REPO, readJson("package.json").bin.wd);
+  const cmd = deno ? [process.execPath, "run", "--allow-all", bin] : [process.execPath, bin];
+  // More JSON than a pipe holds (64 KiB), so the writer meets the closed pipe for sure.
+  const long = "c".repeat(240);
+  const tree = makeSysfs({ devices: Array.from({ length: 100 }, (_, i) => ({ id: `acc${i}`, types: [{ name: long }] })) });
+  try {
+    const script = '"$@" list --json --sysfs "$ROOT" 2>"$ROOT/err.txt" | head -c 10 >/dev/null; echo "${PIPESTATUS[0]}"';
+    const r = spawnSync("bash", ["-c", script, "wd", ...cmd], { encoding: "utf8", env: { ...process.env, ROOT: tree.root } });
+    assert.equal(r.stdout.trim(), "0");
+    assert.equal(fs.readFileSync(path.join(tree.root, "err.txt"), "utf8"), "");
+  } finally {
+    tree.close();
+  }
+});
+
+test("closed mappings that handed out views give their address space back once the views are gone", () => {
+  const script = path.join(REPO, "scripts", "measure_retired_ranges.mjs");
+  const args = deno ? ["run", "--allow-all", "--v8-flags=--expose-gc", script, "500"] : bun ? [script, "500"] : ["--expose-gc", script, "500"];
+  const r = spawnSync(process.execPath, args, { encoding: "utf8", cwd: REPO });
+  assert.equal(r.status, 0, r.stderr);
+  const m = JSON.parse(r.stdout);
+  // 500 mappings of 64 KiB are 31.25 MiB: kept for the process's life, that is a leak.
+  assert.ok(m.accessibleGrowthAfterGcMiB < 12, JSON.stringify(m));
+});

@@ -7,7 +7,7 @@
  *   bun tests/unit/_barrier_reader.ts /proc/<pid>/fd/<n> 32|64 READS CHANGES A B
  *
  * It reads at least READS times and until it has seen the value change CHANGES times (the
- * two processes may not share a CPU moment at first on a busy machine), or 20 s have passed.
+ * two processes may not share a CPU moment at first on a busy machine), or 120 s have passed.
  *
  * Page layout: u32 0 = reader ready, u32 1 = reader done, u32 2 = writer writing (the
  * reader starts counting only then), u32 at 0x40 = the 32-bit cell, u64 at 0x80 = the
@@ -29,7 +29,7 @@ let reads = 0, torn = 0, seenA = 0, seenB = 0, changes = 0;
 let firstTorn: string | null = null;
 
 Atomics.store(flags, 0, 1);
-const deadline = Date.now() + 20_000;
+const deadline = Date.now() + 120_000;
 while (Atomics.load(flags, 2) === 0) {
   if (Date.now() > deadline) throw new Error("The writer never started");
 }

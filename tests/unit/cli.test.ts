@@ -111,9 +111,12 @@ describe("wd pick", () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).deviceApi).toBe("wd_dummy_v1");
   });
-  test("nothing matched exits 1 and says why for each candidate", () => {
+  test("nothing matched exits 1 with one line, and --explain says why for each candidate", () => {
     using tree = sample();
-    const r = wd(["pick", "--alg", "copy", "--api", "acme_v2", "--sysfs", tree.root]);
+    const one = wd(["pick", "--alg", "copy", "--api", "acme_v2", "--sysfs", tree.root]);
+    expect(one.code).toBe(1);
+    expect(one.err).toBe('wd: No accelerator offers "copy" that can be used: 3 candidate(s) rejected (--explain says why for each)\n');
+    const r = wd(["pick", "--alg", "copy", "--api", "acme_v2", "--explain", "--sysfs", tree.root]);
     expect(r.code).toBe(1);
     expect(r.err).toStartWith('wd: No accelerator offers "copy" that can be used: 3 candidate(s) rejected\n');
     expect(r.err).toContain('acc0/wd_dummy-copy: no user-space driver for device_api "wd_dummy_v1" (accepted: "acme_v2")');

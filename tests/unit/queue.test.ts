@@ -4,7 +4,7 @@ import * as path from "node:path";
 import type { DummyCompletion, DummyRequest } from "../../src/drivers/wd_dummy_v1.ts";
 import * as L from "../../src/drivers/wd_dummy_v1_layout.ts";
 import type { DeviceOpener, DevicePort } from "../../src/queue/_port.ts";
-import { QueueFullError, QueueReleasedError } from "../../src/queue/queue.ts";
+import { QueueFullError, QueueReleasedError, QueueTimeoutError } from "../../src/queue/queue.ts";
 import { type InquiryStep, requestQueue } from "../../src/queue/request.ts";
 import { NoAcceleratorError } from "../../src/select/select.ts";
 import { SyscallError } from "../../src/sys/error.ts";
@@ -233,6 +233,7 @@ describe("Queue", () => {
     } catch (e) {
       err = e;
     }
+    expect(err).toBeInstanceOf(QueueTimeoutError);
     expect((err as { code?: string }).code).toBe("ETIMEDOUT");
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error("enough")), 20);

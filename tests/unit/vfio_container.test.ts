@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import * as v from "../../src/abi/mod.ts";
 import { ClosedError, SyscallError } from "../../src/sys/mod.ts";
-import { Container, PCI_COMMAND, PCI_COMMAND_MASTER } from "../../src/vfio/mod.ts";
+import { Container, PCI_COMMAND, PCI_COMMAND_MASTER, VfioError } from "../../src/vfio/mod.ts";
 import { FakeVfio, type FakeOptions } from "./fixtures/fake_vfio.ts";
 
 let fakes: FakeVfio[] = [];
@@ -69,6 +69,7 @@ describe("opening", () => {
     const before = fdCount();
     const c = Container.open(f.options());
     const e = catchError(() => c.openDevice(f.bdf));
+    expect(e).toBeInstanceOf(VfioError);
     expect(e.code).toBe("ERR_VFIO_NO_IOMMU_TYPE");
     expect(e.message).toContain("VFIO_TYPE1v2_IOMMU not offered, VFIO_TYPE1_IOMMU not offered");
     expect(c.groups).toEqual([]);
@@ -91,6 +92,7 @@ describe("opening", () => {
     const f = fake({ viable: false, groupPeers: [{ name: "0000:00:03.1", driver: "e1000e" }] });
     using c = Container.open(f.options());
     const e = catchError(() => c.openDevice(f.bdf));
+    expect(e).toBeInstanceOf(VfioError);
     expect(e.code).toBe("ERR_VFIO_GROUP_NOT_VIABLE");
     expect(e.message).toContain(`Cannot use VFIO group ${f.groupId}: it is not viable`);
     expect(e.message).toContain("0000:00:03.1 (bound to e1000e)");

@@ -1,0 +1,400 @@
+// Property tests over random sysfs trees and inventories (fast-check): enumerate never
+// throws on content, every bad value is reported with its file and value, good values in
+// any spelling read back exactly, select does not depend on the inventory's order, and
+// `wd list --json` is always JSON. Seeded and bounded: WD_FC_SEED=<n> replays a run, and
+// WD_FC_RUNS=<n> runs more cases.
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { main } from "../../src/cli/wd.ts";
+import { NoAcceleratorError, select } from "../../src/select/select.ts";
+import { enumerate } from "../../src/sysfs/enumerate.ts";
+import { SysfsError } from "../../src/sysfs/errors.ts";
+import { makeSysfs } from "../../src/sysfs/fixture.ts";
+import type { Accelerator, AcceleratorType, Inventory } from "../../src/sysfs/model.ts";
+
+const SEED = Number(process.env["WD_FC_SEED"] ?? 20261129);
+const RUNS = Number(process.env["WD_FC_RUNS"] ?? 0);
+
+/** fc.assert with the project's seed, printing how to replay a failure. */
+function check<T>(name: string, property: fc.IProperty<T>, numRuns: number): void {
+  const runs = RUNS > 0 ? RUNS : numRuns;
+  // Bounded in time, shrinking included; a loaded machine may stop early, but never
+  // before a quarter of the runs, so the test cannot pass having checked next to nothing.
+  const details = fc.check(property, { seed: SEED, numRuns: runs, interruptAfterTimeLimit: 15_000 });
+  const report = fc.defaultReportMessage(details);
+  if (details.failed) {
+    console.error(`property "${name}" failed; replay with WD_FC_SEED=${SEED} (fast-check's seed and path are in the message)`);
+    throw new Error(report ?? `property "${name}" failed`);
+  }
+  if (details.numRuns < Math.ceil(runs / 4)) {
+    throw new Error(`property "${name}": only ${details.numRuns} of ${runs} runs within the time limit (seed ${SEED})`);
+  }
+}
+
+// ---- attribute values: good ones in random spellings, with what they must read as; junk ----
+
+type Value = { readonly bytes: Uint8Array; readonly good?: number | string };
+
+const enc = new TextEncoder();
+const text = (s: string): Uint8Array => enc.encode(s);
+const space = fc.constantFrom("", " ", "\n", "\t", "  \n");
+
+function decimal(min: number, max: number): fc.Arbitrary<Value> {
+  return fc.tuple(fc.integer({ min, max }), space, space, fc.boolean(), fc.nat({ max: 3 })).map(([n, a, b, plus, zeros]) => {
+    const digits = "0".repeat(zeros) + String(Math.abs(n));
+    const sign = n < 0 ? "-" : plus ? "+" : "";
+    return { bytes: text(`${a}${sign}${digits}${b}`), good: n };
+  });
+}
+
+const flagsGood: fc.Arbitrary<Value> = fc.tuple(fc.nat({ max: 0xffffffff }), fc.constantFrom("", "0x", "0X"), fc.boolean(), space)
+  .map(([n, prefix, upper, b]) => {
+    const hex = n.toString(16);
+    return { bytes: text(`${prefix}${upper ? hex.toUpperCase() : hex}${b}`), good: n };
+  });
+
+const tokenGood: fc.Arbitrary<Value> = fc.tuple(fc.stringMatching(/^[A-Za-z0-9_.:-]{1,24}$/), space).map(([t, b]) => ({
+  bytes: text(`${t}${b}`),
+  good: t,
+}));
+
+const junk: fc.Arbitrary<Value> = fc.oneof(
+  fc.string({ maxLength: 12 }).map((s) => ({ bytes: text(s) })),
+  fc.string({ unit: "binary", maxLength: 12 }).map((s) => ({ bytes: text(s) })),
+  fc.constantFrom(
+    "",
+    " \n",
+    "0x",
+    "-",
+    "+",
+    "1e3",
+    "0x10",
+    "-0",
+    "NaN",
+    "Infinity",
+    "99999999999999999999",
+    "ffffffff1",
+    "1 2",
+    "\u0000",
+    "1\u00002",
+    "\u00a012\u00a0",
+    "１２",
+  ).map((s) => ({ bytes: text(s) })),
+  fc.string({ minLength: 250, maxLength: 300 }).map((s) => ({ bytes: text(s) })),
+  fc.uint8Array({ minLength: 1, maxLength: 8 }).map((b) => ({ bytes: b })),
+);
+
+const attr = (good: fc.Arbitrary<Value>): fc.Arbitrary<Value | null> =>
+  fc.oneof({ arbitrary: good, weight: 3 }, { arbitrary: junk, weight: 2 }, { arbitrary: fc.constant(null), weight: 1 });
+
+const TYPE_FILES = {
+  name: attr(tokenGood),
+  wd_type: attr(tokenGood),
+  flags: attr(flagsGood),
+  latency: attr(decimal(0, 99)),
+  throughput: attr(decimal(0, 99)),
+  available_instances: attr(decimal(0, 1000)),
+  device_api: attr(tokenGood),
+};
+const DEVICE_FILES = {
+  zone_id: attr(decimal(-0x80000000, 0x7fffffff)),
+  priority: attr(decimal(-1000, 1000)),
+  iommu: attr(decimal(0, 16)),
+};
+
+type Shape = "dir" | "file" | "dangling";
+const shape: fc.Arbitrary<Shape> = fc.oneof(
+  { arbitrary: fc.constant("dir" as const), weight: 8 },
+  { arbitrary: fc.constantFrom("file" as const, "dangling" as const), weight: 1 },
+);
+
+const typeArb = fc.record({ dir: fc.stringMatching(/^[a-z]{1,6}(-[a-z0-9]{1,6})?$/), shape, files: fc.record(TYPE_FILES) });
+const deviceArb = fc.record({
+  id: fc.stringMatching(/^[a-z]{1,4}[0-9]{0,20}$/),
+  shape,
+  files: fc.record(DEVICE_FILES),
+  types: fc.uniqueArray(typeArb, { maxLength: 3, selector: (t) => t.dir }),
+});
+const treeArb = fc.uniqueArray(deviceArb, { maxLength: 4, selector: (d) => d.id });
+
+type TreeSpec = typeof treeArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** Builds the random tree: the fixture for the layout, then the raw bytes of every value. */
+function build(spec: TreeSpec): { root: string; close: () => void } {
+  const tree = makeSysfs({
+    devices: spec.map((d) => ({
+      id: d.id,
+      zoneId: null,
+      priority: null,
+      iommu: null,
+      types: d.types.map((t) => ({ dir: t.dir, name: null, wdType: null, flags: null, latency: null, throughput: null, availableInstances: null, deviceApi: null })),
+    })),
+  });
+  for (const d of spec) {
+    const dev = path.join(tree.root, "devices", "warpdrive", d.id);
+    for (const [f, v] of Object.entries(d.files)) if (v !== null) fs.writeFileSync(path.join(dev, "wdev", f), v.bytes);
+    for (const t of d.types) {
+      const dir = path.join(dev, "mdev_supported_types", t.dir);
+      for (const [f, v] of Object.entries(t.files)) if (v !== null) fs.writeFileSync(path.join(dir, f), v.bytes);
+      reshape(dir, t.shape);
+    }
+    reshape(path.join(tree.root, "class", "warpdrive", d.id), d.shape);
+  }
+  return tree;
+}
+
+function reshape(entry: string, s: Shape): void {
+  if (s === "dir") return;
+  fs.rmSync(entry, { recursive: true, force: true });
+  if (s === "file") fs.writeFileSync(entry, "not a directory\n");
+  else fs.symlinkSync("nowhere", entry);
+}
+
+const decoder = new TextDecoder();
+
+/** Whether a problem names the value: its quoted text (as the parsers quote it), or its number. */
+function namesValue(problem: string, bytes: Uint8Array): boolean {
+  const t = decoder.decode(bytes).trim();
+  if (t === "") return problem.endsWith(": empty");
+  const shown = JSON.stringify(t.length > 40 ? t.slice(0, 40) : t).slice(0, -1);
+  if (problem.includes(shown)) return true;
+  return /^[+-]?[0-9]+$/.test(t) && problem.includes(String(Number(t)));
+}
+
+/** Checks one attribute's outcome: good values read back, bad ones are named in problems. */
+function expectAttr(owner: string, file: string, v: Value | null, got: unknown, problems: readonly string[]): void {
+  const mine = problems.filter((p) => p.startsWith(`${file}:`) || p.startsWith(`${file} (or `));
+  if (v === null) {
+    expect([owner, file, mine.length]).toEqual([owner, file, 1]);
+    expect(mine[0]).toContain("missing");
+    return;
+  }
+  if (v.good !== undefined) {
+    expect([owner, file, got, mine]).toEqual([owner, file, v.good, []]);
+    return;
+  }
+  if (got === null) {
+    expect([owner, file, mine.length]).toEqual([owner, file, 1]);
+    if (!namesValue(mine[0]!, v.bytes)) throw new Error(`${owner}: problem "${mine[0]}" does not name the value ${JSON.stringify(decoder.decode(v.bytes))}`);
+  } else {
+    expect(mine).toEqual([]);
+  }
+}
+
+const FIELD: Record<string, keyof AcceleratorType | keyof Accelerator> = {
+  name: "name",
+  wd_type: "wdType",
+  flags: "flags",
+  latency: "latency",
+  throughput: "throughput",
+  available_instances: "availableInstances",
+  device_api: "deviceApi",
+  zone_id: "zoneId",
+  priority: "priority",
+  iommu: "iommu",
+};
+
+describe("enumerate over random trees", () => {
+  test("never throws; bad values are named with their file and value; good ones read back; wd list --json is JSON", () => {
+    check(
+      "enumerate",
+      fc.property(treeArb, (spec) => {
+        const tree = build(spec);
+        try {
+          const inv = enumerate({ root: tree.root });
+          expect(inv.devices.map((d) => d.id).sort()).toEqual(spec.map((d) => d.id).sort());
+          for (const d of spec) {
+            const got = inv.devices.find((x) => x.id === d.id)!;
+            if (d.shape !== "dir") {
+              expect(got.problems.length).toBe(1);
+              expect(got.enabled).toBe(false);
+              continue;
+            }
+            expect(got.types.map((t) => t.type).sort()).toEqual(d.types.map((t) => t.dir).sort());
+            for (const t of d.types) {
+              const gt = got.types.find((x) => x.type === t.dir)!;
+              if (t.shape !== "dir") {
+                expect(gt.problems.length).toBe(1);
+                continue;
+              }
+              for (const [f, v] of Object.entries(t.files)) {
+                expectAttr(`${d.id}/${t.dir}`, f, v, gt[FIELD[f] as keyof AcceleratorType], gt.problems);
+              }
+            }
+            for (const [f, v] of Object.entries(d.files)) {
+              const problems = got.problems;
+              if (v === null && f === "zone_id") {
+                expect(problems).toContain("wdev/zone_id (or wdev/node_id): missing");
+                continue;
+              }
+              if (v === null && f === "iommu") {
+                expect(problems).toContain("wdev/iommu (or wdev/iommu_type): missing");
+                continue;
+              }
+              expectAttr(d.id, `wdev/${f}`, v, got[FIELD[f] as keyof Accelerator], problems);
+            }
+          }
+          const out: string[] = [];
+          const err: string[] = [];
+          const code = main(["list", "--json", "--sysfs", tree.root], { out: (t) => out.push(t), err: (t) => err.push(t), env: {} });
+          expect(code).toBe(spec.length === 0 ? 1 : 0);
+          expect(err).toEqual([]);
+          const json = JSON.parse(out.join("\n"));
+          expect(json.devices.length).toBe(spec.length);
+        } finally {
+          tree.close();
+        }
+      }),
+      80,
+    );
+  }, 30_000);
+
+  test("only a missing class directory throws", () => {
+    using tree = makeSysfs({ devices: [] });
+    fs.rmSync(path.join(tree.root, "class"), { recursive: true });
+    expect(() => enumerate({ root: tree.root })).toThrow(SysfsError);
+  });
+});
+
+// ---- select over random in-memory inventories ----
+
+const idArb = fc.oneof(
+  fc.stringMatching(/^[a-z]{1,3}[0-9]{0,3}$/),
+  fc.bigInt({ min: 0n, max: 1n << 70n }).map((n) => `acc${n}`),
+  // Names natural order must still tell apart: leading zeros, neighbours beyond 2^53.
+  fc.constantFrom(
+    "acc0",
+    "acc00",
+    "acc2",
+    "acc10",
+    "acc9007199254740992",
+    "acc9007199254740993",
+    "acc100000000000000000000",
+    "acc100000000000000000001",
+  ),
+);
+// Few distinct values, so that ties (where only the device id can decide) are common.
+const small = fc.option(fc.constantFrom(10, 10, 20), { nil: null, freq: 8 });
+const selTypeArb = fc.record({
+  // Type directories are named alike across devices (wd_dummy-copy), as on real trees.
+  type: fc.oneof(fc.constantFrom("wd_dummy-copy", "wd_dummy-csum", "t2", "t10"), fc.stringMatching(/^[a-z]{1,3}[0-9]{0,2}$/)),
+  name: fc.constantFrom("copy", "copy", "copy", "csum", null),
+  wdType: fc.constantFrom("dummy", "crypto"),
+  flags: fc.constantFrom(3, 3, 1, 0x103),
+  latency: small,
+  throughput: small,
+  availableInstances: fc.constantFrom(0, 2, 2, 3),
+  deviceApi: fc.constantFrom("wd_dummy_v1", "acme_v2"),
+  mdevs: fc.constantFrom([], ["m1"], ["m1", "m2"]),
+  bad: fc.nat({ max: 9 }).map((n) => n === 0),
+});
+const selDeviceArb = fc.record({
+  id: idArb,
+  zoneId: fc.integer({ min: -1, max: 2 }),
+  priority: fc.constantFrom(0, 0, 0, -1, 100),
+  bad: fc.nat({ max: 9 }).map((n) => n === 0),
+  types: fc.uniqueArray(selTypeArb, { maxLength: 3, selector: (t) => t.type }),
+});
+const invArb = fc.uniqueArray(selDeviceArb, { maxLength: 8, selector: (d) => d.id });
+
+type InvSpec = typeof invArb extends fc.Arbitrary<infer T> ? T : never;
+
+function inventory(devices: InvSpec): Inventory {
+  return {
+    root: "/r",
+    classDir: "/r/class/warpdrive",
+    alg: null,
+    devices: devices.map((d): Accelerator => ({
+      id: d.id,
+      path: `/r/class/warpdrive/${d.id}`,
+      zoneId: d.zoneId,
+      priority: d.priority,
+      iommu: 3,
+      enabled: !d.bad && d.priority >= -100 && d.priority <= 99,
+      problems: d.bad ? ["wdev/priority: bad"] : [],
+      partial: false,
+      types: d.types.map((t): AcceleratorType => ({
+        ...t,
+        path: `/r/x/${t.type}`,
+        latency: t.latency ?? null,
+        throughput: t.throughput ?? null,
+        problems: t.bad || t.latency === null || t.throughput === null ? ["latency: bad"] : [],
+        partial: false,
+      })),
+    })),
+  };
+}
+
+function shuffle<T>(items: readonly T[], keys: readonly number[]): T[] {
+  return items.map((x, i) => ({ x, k: keys[i % Math.max(keys.length, 1)] ?? 0, i })).sort((a, b) => a.k - b.k || b.i - a.i).map((e) => e.x);
+}
+
+function outcome(inv: Inventory, criteria: Parameters<typeof select>[1]): string[] | string {
+  try {
+    return select(inv, criteria).ranked.map((p) => `${p.device.id}/${p.type.type}`);
+  } catch (e) {
+    if (e instanceof NoAcceleratorError) return "none";
+    throw e;
+  }
+}
+
+describe("select over random inventories", () => {
+  test("gives the same answer and ranking for any order of devices and types", () => {
+    const criteria = fc.record(
+      {
+        alg: fc.constantFrom("copy", "copy", "csum"),
+        flags: fc.constantFrom(0, 1, 2),
+        zone: fc.integer({ min: -1, max: 2 }),
+        prefer: fc.constantFrom("throughput" as const, "latency" as const),
+        allowCreate: fc.boolean(),
+        apis: fc.constantFrom(["wd_dummy_v1"], ["wd_dummy_v1", "acme_v2"]),
+      },
+      { requiredKeys: ["alg", "apis"] },
+    );
+    check(
+      "select",
+      fc.property(invArb, criteria, fc.array(fc.integer(), { minLength: 1, maxLength: 12 }), (devices, c, keys) => {
+        const inv = inventory(devices);
+        const shuffled: Inventory = {
+          ...inv,
+          devices: shuffle(inv.devices, keys).map((d) => ({ ...d, types: shuffle(d.types, [...keys].reverse()) })),
+        };
+        expect(outcome(shuffled, c)).toEqual(outcome(inv, c));
+      }),
+      600,
+    );
+  }, 30_000);
+
+  test("ties on every attribute are broken by the device id alone, the same for any order", () => {
+    const twin = (id: string): InvSpec[number] => ({
+      id,
+      zoneId: 0,
+      priority: 0,
+      bad: false,
+      types: [{
+        type: "wd_dummy-copy",
+        name: "copy",
+        wdType: "dummy",
+        flags: 3,
+        latency: 10,
+        throughput: 10,
+        availableInstances: 2,
+        deviceApi: "wd_dummy_v1",
+        mdevs: ["m1"],
+        bad: false,
+      }],
+    });
+    check(
+      "select ties",
+      fc.property(fc.uniqueArray(idArb, { minLength: 2, maxLength: 8 }), fc.array(fc.integer(), { minLength: 1, maxLength: 12 }), (ids, keys) => {
+        const inv = inventory(ids.map(twin));
+        const shuffled: Inventory = { ...inv, devices: shuffle(inv.devices, keys) };
+        const c = { alg: "copy", apis: ["wd_dummy_v1"] };
+        expect(outcome(shuffled, c)).toEqual(outcome(inv, c));
+      }),
+      300,
+    );
+  });
+});
