@@ -26,7 +26,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { createMdev, type DummyCompletion, type DummyRequest, enumerate, removeMdev, requestQueue, select } from "../mod.ts";
+import { createMdev, type DummyCompletion, type DummyRequest, enumerate, removeMdev, registeredDeviceApis, requestQueue, select } from "../mod.ts";
 import { barrierInfo } from "../src/sys/barrier.ts";
 
 const { values } = parseArgs({
@@ -135,7 +135,7 @@ async function tsBench(uuid: string, verify: boolean): Promise<number> {
   }
 }
 
-const choice = select(enumerate({ alg: "copy" }), { alg: "copy", allowCreate: true });
+const choice = select(enumerate({ alg: "copy" }), { alg: "copy", allowCreate: true, apis: registeredDeviceApis() });
 const uuid = createMdev(choice.device.id, choice.type.type);
 const samples: { lang: string; verify: boolean; round: number; rps: number }[] = [];
 try {

@@ -8,6 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { createMdev, disableDevice, removeMdev, setPriority, setZone } from "../mdev/mdev.ts";
+import { registeredDeviceApis } from "../drivers/registry.ts";
 import { type Criteria, NoAcceleratorError, select } from "../select/select.ts";
 import { barrierInfo } from "../sys/barrier.ts";
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
@@ -292,7 +293,7 @@ function run(argv: readonly string[], io: CliIo): number {
     case "pick": {
       const criteria = pickCriteria(v);
       const inv = enumerate({ root, alg: criteria.alg });
-      const s = select(inv, criteria);
+      const s = select(inv, { ...criteria, apis: criteria.apis ?? registeredDeviceApis() });
       if (v["json"]) {
         io.out(JSON.stringify({
           device: s.device.id,

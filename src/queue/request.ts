@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { findDriver, type UserDriver } from "../drivers/registry.ts";
+import { findDriver, registeredDeviceApis, type UserDriver } from "../drivers/registry.ts";
 import { errorCode } from "../sys/errno.ts";
 import { createMdev, removeMdev } from "../mdev/mdev.ts";
 import { type Candidate, type Criteria, NoAcceleratorError, select, type Selection } from "../select/select.ts";
@@ -82,7 +82,8 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
   const inventory = enumerate({ root, alg: options.alg });
   step({ step: "enumerated", devices: inventory.devices.length, types: inventory.devices.reduce((n, d) => n + d.types.length, 0) });
   const iommuTypes = options.iommuTypes ?? (options.opener === undefined ? probeIommuTypes(devRoot) : undefined);
-  const selection = select(inventory, iommuTypes === undefined ? options : { ...options, iommuTypes });
+  const apis = options.apis ?? registeredDeviceApis();
+  const selection = select(inventory, { ...options, apis, ...(iommuTypes === undefined ? {} : { iommuTypes }) });
   step({ step: "selected", selection });
 
   const outcome = new Map<string, string>();

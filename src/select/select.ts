@@ -5,7 +5,6 @@
  * @module
  */
 import { VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from "../abi/vfio.ts";
-import { registeredDeviceApis } from "../drivers/registry.ts";
 import type { Accelerator, AcceleratorType, Inventory } from "../sysfs/model.ts";
 import { formatFlags, LEVEL_MAX, naturalCompare, PRIORITY_MAX, PRIORITY_MIN } from "../sysfs/parse.ts";
 
@@ -18,8 +17,9 @@ export interface Criteria {
   /** Flag bits that must all be set in the type's `flags` (step 3). */
   readonly flags?: number;
   /**
-   * Accepted `device_api` values (step 4). By default, the apis that have a registered
-   * user-space driver.
+   * Accepted `device_api` values (step 4): required by {@link select}, which is pure and
+   * knows no driver registry; pass `registeredDeviceApis()` for the apis this process has a
+   * user-space driver for. `requestQueue` fills it in so when omitted.
    */
   readonly apis?: readonly string[];
   /** The caller's zone: devices in it are preferred after priority (step 5). */
@@ -46,6 +46,9 @@ export interface Criteria {
    */
   readonly allowNoIommu?: boolean;
 }
+
+/** The criteria of {@link select}: the accepted apis are required (select knows no registry). */
+export type SelectCriteria = Criteria & { readonly apis: readonly string[] };
 
 /** One device × type pair that was considered, and what became of it. */
 export interface Candidate {
@@ -94,7 +97,7 @@ export interface Selection {
  * @example
  * ```ts
  * try {
- *   select(enumerate(), { alg: "zlib" });
+ *   select(enumerate(), { alg: "zlib", apis: ["wd_dummy_v1"] });
  * } catch (e) {
  *   if (e instanceof NoAcceleratorError) for (const c of e.candidates) console.log(c.device, c.reason);
  * }
@@ -147,8 +150,10 @@ function checkCriteria(c: Criteria): void {
   if (c.iommuTypes !== undefined && (!Array.isArray(c.iommuTypes) || c.iommuTypes.some((t) => !Number.isInteger(t) || t < 0))) {
     throw new TypeError("Cannot select an accelerator: iommuTypes must be an array of VFIO IOMMU type numbers");
   }
-  if (c.apis !== undefined && (!Array.isArray(c.apis) || c.apis.some((a) => typeof a !== "string"))) {
-    throw new TypeError("Cannot select an accelerator: apis must be an array of strings");
+  if (!Array.isArray(c.apis) || c.apis.some((a) => typeof a !== "string")) {
+    throw new TypeError(
+      "Cannot select an accelerator: apis must be an array of the accepted device_api strings (registeredDeviceApis() gives those with a driver)",
+    );
   }
 }
 
@@ -244,19 +249,19 @@ function rankReason(p: Pair, c: Criteria): string {
  * Matches and ranks every device × type of an inventory against the criteria and returns
  * the best one with an explanation of every candidate (steps 2–5 of the inquiry).
  *
- * @throws {TypeError | RangeError} on malformed criteria.
+ * @throws {TypeError | RangeError} on malformed criteria (`apis` missing among them).
  * @throws {NoAcceleratorError} (`code` `"ENODEV"`) when nothing is acceptable; its
  *   message lists each rejected candidate of the algorithm and why.
  * @example
  * ```ts
  * const inv = enumerate({ alg: "copy" });
- * const s = select(inv, { alg: "copy", flags: WD_CAPA_SGL_MEM, apis: ["wd_dummy_v1"] });
+ * const s = select(inv, { alg: "copy", flags: WD_CAPA_SGL_MEM, apis: registeredDeviceApis() });
  * console.log(s.device.id, s.type.type, s.mdev ?? "(create one)");
  * ```
  */
-export function select(inventory: Inventory, criteria: Criteria): Selection {
+export function select(inventory: Inventory, criteria: SelectCriteria): Selection {
   checkCriteria(criteria);
-  const apis = criteria.apis ?? registeredDeviceApis();
+  const apis = criteria.apis;
   const accepted: Pair[] = [];
   const rejected: Candidate[] = [];
   for (const device of inventory.devices) {

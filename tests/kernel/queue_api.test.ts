@@ -227,7 +227,7 @@ describe("requestQueue on the dummy accelerator", () => {
     const a = createMdev("wd_dummy0", "wd_dummy-copy");
     const b = createMdev("wd_dummy2", "wd_dummy-copy");
     try {
-      expect(select(enumerate({ alg: "copy" }), { alg: "copy" }).device.id).toBe("wd_dummy0");
+      expect(select(enumerate({ alg: "copy" }), { alg: "copy", apis: ["wd_dummy_v1"] }).device.id).toBe("wd_dummy0");
       setPriority("wd_dummy2", -10);
       const q = await requestQueue({ alg: "copy" });
       expect([q.device, q.mdev]).toEqual(["wd_dummy2", b]);
@@ -245,8 +245,8 @@ describe("requestQueue on the dummy accelerator", () => {
     const inv = enumerate({});
     const copy = inv.devices[0]?.types.find((t) => t.name === "copy");
     expect([copy?.wdType, copy?.flags]).toEqual(["memory", 0x103]);
-    expect(select(enumerate({ alg: "copy" }), { alg: "copy", flags: 0x102, allowCreate: true }).type.type).toBe("wd_dummy-copy");
-    expect(select(enumerate({ alg: "csum" }), { alg: "csum", flags: 0x10001, wdType: "hash", allowCreate: true }).type.type).toBe("wd_dummy-csum");
+    expect(select(enumerate({ alg: "copy" }), { alg: "copy", flags: 0x102, allowCreate: true, apis: ["wd_dummy_v1"] }).type.type).toBe("wd_dummy-copy");
+    expect(select(enumerate({ alg: "csum" }), { alg: "csum", flags: 0x10001, wdType: "hash", allowCreate: true, apis: ["wd_dummy_v1"] }).type.type).toBe("wd_dummy-csum");
     let err: unknown;
     try {
       await requestQueue({ alg: "copy", flags: 0x10000, allowCreate: true });

@@ -259,9 +259,9 @@ describe("8. every usage error is one line", () => {
 describe("9. select checks the type of every criterion", () => {
   test("a non-string wdType or a non-boolean allowCreate is a TypeError", () => {
     const inv = enumerate({ root: "/nonexistent", reader: { readAttribute: () => "", list: () => [], kindOf: () => "dir", isDanglingLink: () => false } });
-    expect(() => select(inv, { alg: "copy", wdType: 5 as unknown as string })).toThrow(TypeError);
-    expect(() => select(inv, { alg: "copy", wdType: "" })).toThrow(TypeError);
-    expect(() => select(inv, { alg: "copy", allowCreate: "yes" as unknown as boolean })).toThrow(TypeError);
+    expect(() => select(inv, { alg: "copy", wdType: 5 as unknown as string, apis: [] })).toThrow(TypeError);
+    expect(() => select(inv, { alg: "copy", wdType: "", apis: [] })).toThrow(TypeError);
+    expect(() => select(inv, { alg: "copy", allowCreate: "yes" as unknown as boolean, apis: [] })).toThrow(TypeError);
     expect(() => select(inv, { alg: "copy", apis: "wd_dummy_v1" as unknown as string[] })).toThrow(TypeError);
   });
 });
@@ -401,8 +401,8 @@ describe("spec conformance: wdev/iommu", () => {
     expect(why("acc1")).toBe("wdev/iommu declares VFIO_NOIOMMU_IOMMU (no DMA isolation); accepted only with allowNoIommu");
     expect(select(inv, { alg: "copy", apis: ["wd_dummy_v1"], iommuTypes: [1, 3, 8], allowNoIommu: true }).device.id).toBe("acc0");
     expect(select(inv, { alg: "copy", apis: ["wd_dummy_v1"], iommuTypes: [8], allowNoIommu: true }).device.id).toBe("acc1");
-    expect(() => select(inv, { alg: "copy", iommuTypes: ["3"] as unknown as number[] })).toThrow(TypeError);
-    expect(() => select(inv, { alg: "copy", allowNoIommu: 1 as unknown as boolean })).toThrow(TypeError);
+    expect(() => select(inv, { alg: "copy", iommuTypes: ["3"] as unknown as number[], apis: [] })).toThrow(TypeError);
+    expect(() => select(inv, { alg: "copy", allowNoIommu: 1 as unknown as boolean, apis: [] })).toThrow(TypeError);
   });
   test("requestQueue opens each device with the IOMMU type it declares, NOIOMMU only when allowed", async () => {
     using tree = tree3();

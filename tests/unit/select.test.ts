@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { registerDriver, registeredDeviceApis, unregisterDriver } from "../../src/drivers/registry.ts";
 import { driverFor } from "./_drivers.ts";
-import { type Criteria, NoAcceleratorError, select, type Selection } from "../../src/select/select.ts";
+import { type Criteria, NoAcceleratorError, select, type SelectCriteria, type Selection } from "../../src/select/select.ts";
 import { enumerate } from "../../src/sysfs/enumerate.ts";
 import { type FixtureDevice, makeSysfs } from "../../src/sysfs/fixture.ts";
 import { WD_CAPA_SGL_MEM, WD_CAPA_SHARE_ALL } from "../../src/sysfs/parse.ts";
@@ -82,13 +82,14 @@ describe("step 3: sub-features", () => {
 
 describe("step 4: device_api needs a user-space driver", () => {
   afterEach(() => void unregisterDriver("proto_v9"));
-  test("by default only registered drivers' apis are accepted", () => {
+  test("select needs the accepted apis; registeredDeviceApis() gives those with a driver", () => {
     using tree = makeSysfs({ devices: [{ id: "a", types: [copy({ deviceApi: "proto_v9" })] }] });
     const inv = enumerate({ root: tree.root });
+    expect(() => select(inv, { alg: "copy" } as SelectCriteria)).toThrow(/apis must be an array of the accepted device_api strings/);
     expect(registeredDeviceApis()).not.toContain("proto_v9");
-    expect(() => select(inv, { alg: "copy" })).toThrow(/no user-space driver for device_api "proto_v9"/);
+    expect(() => select(inv, { alg: "copy", apis: registeredDeviceApis() })).toThrow(/no user-space driver for device_api "proto_v9"/);
     registerDriver(driverFor("proto_v9"));
-    expect(select(inv, { alg: "copy" }).device.id).toBe("a");
+    expect(select(inv, { alg: "copy", apis: registeredDeviceApis() }).device.id).toBe("a");
   });
   test("an explicit apis list replaces the registered set", () => {
     const devices = [{ id: "a", types: [copy({ deviceApi: "v1" })] }, { id: "b", types: [copy({ deviceApi: "v2" })] }];
@@ -218,10 +219,10 @@ describe("explanation and errors", () => {
   test("malformed criteria are TypeError or RangeError", () => {
     using tree = makeSysfs({ devices: [] });
     const inv = enumerate({ root: tree.root });
-    expect(() => select(inv, { alg: "" })).toThrow(TypeError);
-    expect(() => select(inv, { alg: "copy", flags: -1 })).toThrow(RangeError);
-    expect(() => select(inv, { alg: "copy", flags: 2 ** 32 })).toThrow(RangeError);
-    expect(() => select(inv, { alg: "copy", prefer: "speed" as "latency" })).toThrow(RangeError);
-    expect(() => select(inv, { alg: "copy", maxLatency: 100 })).toThrow(RangeError);
+    expect(() => select(inv, { alg: "", apis: API })).toThrow(TypeError);
+    expect(() => select(inv, { alg: "copy", flags: -1, apis: API })).toThrow(RangeError);
+    expect(() => select(inv, { alg: "copy", flags: 2 ** 32, apis: API })).toThrow(RangeError);
+    expect(() => select(inv, { alg: "copy", prefer: "speed" as "latency", apis: API })).toThrow(RangeError);
+    expect(() => select(inv, { alg: "copy", maxLatency: 100, apis: API })).toThrow(RangeError);
   });
 });
