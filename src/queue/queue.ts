@@ -8,7 +8,7 @@ import { setImmediate as immediate, setTimeout as sleep } from "node:timers/prom
 import type { UserDriver } from "../drivers/registry.ts";
 import { closeAll } from "../sys/error.ts";
 import type { DmaBuffer } from "../vfio/dma.ts";
-import type { DevicePort, QueueDmaOptions } from "./_port.ts";
+import type { DevicePort, QueueDmaOptions } from "./port.ts";
 
 /** What the queue is, once opened. */
 export interface QueueIdentity {

@@ -10,7 +10,7 @@ import { createMdev, removeMdev } from "../mdev/mdev.ts";
 import { type Candidate, type Criteria, NoAcceleratorError, select, type Selection } from "../select/select.ts";
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
 import type { Accelerator, AcceleratorType } from "../sysfs/model.ts";
-import { type DeviceOpener, probeIommuTypes, vfioOpener } from "./_port.ts";
+import { type DeviceOpener, probeIommuTypes, vfioOpener } from "./port.ts";
 import { Queue } from "./queue.ts";
 
 /** One step of the inquiry, for a debug callback (the library itself never prints). */

@@ -5,8 +5,9 @@
  * One class per kernel object:
  * - `Container` (`/dev/vfio/vfio`): opens devices by PCI address, mdev UUID, sysfs path or
  *   `{ bus, name }`; sets the IOMMU (TYPE1v2, TYPE1; no-IOMMU only when allowed); maps DMA
- *   (`allocDma`, `mapDma`) with an IOVA allocator honouring the IOMMU's ranges and a
- *   device's address width, after checking RLIMIT_MEMLOCK.
+ *   (`allocDma`, `mapDma`, through its `Iommu`) with an IOVA allocator honouring the
+ *   IOMMU's ranges and a device's address width; the kernel enforces RLIMIT_MEMLOCK where
+ *   it pins, and its ENOMEM comes back explained.
  * - `Group` (`/dev/vfio/<n>`): viability with advice, EBUSY naming the held group.
  * - `Device`: info, `regionInfo`/`region`, `irqInfo`/`irq`, `reset`, `pciConfig`.
  * - `Region`: pread/pwrite accessors, `map()`/`mapAreas()` to a `MappedMemory`.
@@ -19,7 +20,7 @@
  *
  * @example
  * ```ts
- * import { Container, VFIO_PCI_BAR0_REGION_INDEX } from "./src/vfio/mod.ts";
+ * import { Container, VFIO_PCI_BAR0_REGION_INDEX } from "warpdrive/vfio";
  * using container = Container.open();
  * const dev = container.openDevice("0000:00:03.0");
  * const regs = dev.region(VFIO_PCI_BAR0_REGION_INDEX).map();

@@ -5,7 +5,8 @@
  * module declares VFIO_TYPE1v2_IOMMU). Runs inside the rig.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { enumerate, NoAcceleratorError, probeIommuTypes, requestQueue, select, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from "../../mod.ts";
+import { enumerate, NoAcceleratorError, probeIommuTypes, requestQueue, select } from "../../mod.ts";
+import { VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from "../../src/vfio/mod.ts";
 import { createMdev, inRig, reload, requireRig } from "./kmod_harness.ts";
 
 describe("wdev/iommu", () => {

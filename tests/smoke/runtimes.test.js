@@ -13,7 +13,8 @@ import * as path from "node:path";
 import process from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { enumerate, makeSysfs, NoAcceleratorError, select } from "warpdrive";
+import { enumerate, NoAcceleratorError, select } from "warpdrive";
+import { makeSysfs } from "warpdrive/testing";
 import {
   ClosedError,
   Fd,
@@ -41,7 +42,7 @@ function readJson(file) {
 }
 
 test("every entry point resolves to the build or to the sources, as this runtime is set up", () => {
-  for (const [name, source] of [["warpdrive", "mod"], ["warpdrive/sys", "src/sys/mod"], ["warpdrive/vfio", "src/vfio/mod"]]) {
+  for (const [name, source] of [["warpdrive", "mod"], ["warpdrive/sys", "src/sys/mod"], ["warpdrive/vfio", "src/vfio/mod"], ["warpdrive/abi", "src/abi/mod"], ["warpdrive/testing", "src/testing/mod"]]) {
     const file = fileURLToPath(import.meta.resolve(name));
     assert.equal(path.relative(REPO, file), expected === "dist" ? `dist/${source}.js` : `${source}.ts`, name);
   }

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DummyCompletion, DummyRequest } from "../../src/drivers/wd_dummy_v1.ts";
 import * as L from "../../src/drivers/wd_dummy_v1_layout.ts";
-import type { DeviceOpener, DevicePort } from "../../src/queue/_port.ts";
+import type { DeviceOpener, DevicePort } from "../../src/queue/port.ts";
 import { QueueFullError, QueueReleasedError, QueueTimeoutError } from "../../src/queue/queue.ts";
 import { type InquiryStep, requestQueue } from "../../src/queue/request.ts";
 import { NoAcceleratorError } from "../../src/select/select.ts";

@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { removeMdev, setPriority, setZone } from "../../src/mdev/mdev.ts";
-import { containerOptionsFor, type DeviceOpener } from "../../src/queue/_port.ts";
+import { containerOptionsFor, type DeviceOpener } from "../../src/queue/port.ts";
 import { requestQueue } from "../../src/queue/request.ts";
 import { NoAcceleratorError, select } from "../../src/select/select.ts";
 import { SyscallError } from "../../src/sys/error.ts";
