@@ -30,7 +30,7 @@ export interface ContainerOptions {
   readonly allowNoIommu?: boolean;
   /** IOMMU types to try, in order; `[VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU]` by default. */
   readonly iommuTypes?: readonly number[];
-  /** Wraps each fd's ioctls (tests substitute a fake kernel); identity by default. */
+  /** @internal Wraps each fd's ioctls (tests substitute a fake kernel); not public API. */
   readonly ioctl?: (fd: Fd) => IoctlTarget;
 }
 

@@ -38,7 +38,7 @@ export interface DeviceGroup {
 
 /** Options of `Device.adopt()`. */
 export interface DeviceAdoptOptions {
-  /** Answers the device's ioctls; the fd itself by default (a fake in tests). */
+  /** @internal Answers the device's ioctls (tests pass a fake kernel); not public API. */
   readonly ioctl?: IoctlTarget;
   /** The device's sysfs directory, when known. */
   readonly sysfsPath?: string;

@@ -31,7 +31,7 @@ export interface GroupOpenOptions {
   readonly sysfsRoot?: string;
   /** Accept a no-IOMMU group (`noiommu-<n>`): no isolation, no DMA translation. */
   readonly allowNoIommu?: boolean;
-  /** Wraps each fd's ioctls (tests substitute a fake kernel); identity by default. */
+  /** @internal Wraps each fd's ioctls (tests substitute a fake kernel); not public API. */
   readonly ioctl?: (fd: Fd) => IoctlTarget;
 }
 
