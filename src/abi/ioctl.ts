@@ -55,6 +55,8 @@ export const IOCTL_LAYOUT_PPC_MIPS_SPARC: IoctlLayout = Object.freeze({
  * @returns The layout; unknown names get the generic one, as new architectures use it.
  * @example
  * ```ts
+ * import { ioctlLayoutFor } from "warpdrive/abi";
+ *
  * ioctlLayoutFor("ppc64").sizeBits; // 13
  * ```
  */
@@ -92,6 +94,8 @@ function typeCode(type: string | number): number {
  * @throws {RangeError} When a field does not fit its bits.
  * @example
  * ```ts
+ * import { _IOC, IOCTL_LAYOUT } from "warpdrive/abi";
+ *
  * _IOC(IOCTL_LAYOUT.none, ";", 100, 0); // 0x3b64 on x86-64
  * ```
  */
@@ -122,6 +126,8 @@ export function _IOC(dir: number, type: string | number, nr: number, size: numbe
  * @throws {RangeError} When a field does not fit.
  * @example
  * ```ts
+ * import { _IO } from "warpdrive/abi";
+ *
  * _IO(";", 100); // VFIO_GET_API_VERSION, 0x3b64
  * ```
  */
@@ -140,6 +146,8 @@ export function _IO(type: string | number, nr: number, layout: IoctlLayout = IOC
  * @throws {RangeError} When a field does not fit.
  * @example
  * ```ts
+ * import { _IOR } from "warpdrive/abi";
+ *
  * _IOR("T", 0x30, 4); // TIOCGPTN, 0x80045430 on x86-64
  * ```
  */
@@ -158,6 +166,8 @@ export function _IOR(type: string | number, nr: number, size: number, layout: Io
  * @throws {RangeError} When a field does not fit.
  * @example
  * ```ts
+ * import { _IOW } from "warpdrive/abi";
+ *
  * _IOW("T", 0x31, 4); // TIOCSPTLCK, 0x40045431 on x86-64
  * ```
  */
@@ -176,6 +186,8 @@ export function _IOW(type: string | number, nr: number, size: number, layout: Io
  * @throws {RangeError} When a field does not fit.
  * @example
  * ```ts
+ * import { _IOWR } from "warpdrive/abi";
+ *
  * _IOWR("d", 0x00, 16); // 0xc0106400 on x86-64
  * ```
  */

@@ -54,7 +54,11 @@ const MAX_CAPABILITIES = 64;
  *   backwards (a loop), or is misaligned.
  * @example
  * ```ts
- * const caps = parseCapabilityChain(buf, info.capOffset, vfio_region_info.size);
+ * import { parseCapabilityChain, vfio_region_info } from "warpdrive/abi";
+ *
+ * declare const buf: Uint8Array; // a vfio_region_info filled by VFIO_DEVICE_GET_REGION_INFO
+ * declare const capOffset: number; // its cap_offset field
+ * const caps = parseCapabilityChain(buf, capOffset, vfio_region_info.size);
  * ```
  */
 export function parseCapabilityChain(buf: Uint8Array, first: number, minOffset: number): CapabilityEntry[] {

@@ -133,8 +133,12 @@ export interface IrqSetRequest {
  * @throws {RangeError} When the data does not match `count` or the data-type flag.
  * @example
  * ```ts
+ * import { encodeIrqSet, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_PCI_MSI_IRQ_INDEX } from "warpdrive/abi";
+ * import { EventFd } from "warpdrive/sys";
+ *
+ * using efd = EventFd.create();
  * encodeIrqSet({ flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
- *                index: VFIO_PCI_MSI_IRQ_INDEX, start: 0, count: 1, eventfds: [efd] });
+ *                index: VFIO_PCI_MSI_IRQ_INDEX, start: 0, count: 1, eventfds: [efd.fd] });
  * ```
  */
 export function encodeIrqSet(req: IrqSetRequest): Uint8Array {

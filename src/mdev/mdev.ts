@@ -174,6 +174,8 @@ function deviceDir(root: string, device: string): string {
  *   `available_instances` is 0, `EACCES` when root is needed, `EEXIST` when the UUID is taken.
  * @example
  * ```ts
+ * import { createMdev } from "warpdrive";
+ *
  * const uuid = createMdev("acc0", "wd_dummy-copy");
  * ```
  */
@@ -215,6 +217,8 @@ export function createMdev(device: string, type: string, options: CreateMdevOpti
  *   needed, `EBUSY` when a process still holds it.
  * @example
  * ```ts
+ * import { removeMdev } from "warpdrive";
+ *
  * removeMdev("83b8f4f2-509f-382f-3c1e-e6bfe0fa1001");
  * ```
  */
@@ -241,6 +245,8 @@ export function removeMdev(uuid: string, options: RootOptions = {}): void {
  * @throws {SysfsError} `ENOENT` when the device does not exist, `EACCES` when root is needed.
  * @example
  * ```ts
+ * import { setPriority } from "warpdrive";
+ *
  * setPriority("acc0", -10);
  * ```
  */
@@ -262,6 +268,8 @@ export function setPriority(device: string, priority: number, options: RootOptio
  * @throws {SysfsError} `ENOENT` when the device does not exist, `EACCES` when root is needed.
  * @example
  * ```ts
+ * import { disableDevice } from "warpdrive";
+ *
  * disableDevice("acc0");
  * ```
  */
@@ -281,6 +289,8 @@ export function disableDevice(device: string, options: RootOptions = {}): void {
  * @throws {SysfsError} `ENOENT` when the device does not exist, `EACCES` when root is needed.
  * @example
  * ```ts
+ * import { setZone } from "warpdrive";
+ *
  * setZone("acc0", 1);
  * ```
  */

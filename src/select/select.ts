@@ -96,6 +96,8 @@ export interface Selection {
  *
  * @example
  * ```ts
+ * import { enumerate, NoAcceleratorError, select } from "warpdrive";
+ *
  * try {
  *   select(enumerate(), { alg: "zlib", apis: ["wd_dummy_v1"] });
  * } catch (e) {
@@ -254,6 +256,8 @@ function rankReason(p: Pair, c: Criteria): string {
  *   message lists each rejected candidate of the algorithm and why.
  * @example
  * ```ts
+ * import { enumerate, registeredDeviceApis, select, WD_CAPA_SGL_MEM } from "warpdrive";
+ *
  * const inv = enumerate({ alg: "copy" });
  * const s = select(inv, { alg: "copy", flags: WD_CAPA_SGL_MEM, apis: registeredDeviceApis() });
  * console.log(s.device.id, s.type.type, s.mdev ?? "(create one)");

@@ -21,6 +21,8 @@ for (const [name, value] of Object.entries(constants.errno as Record<string, num
  * @returns `"EBUSY"` for 16 on Linux; `"E<number>"` for values the table does not know.
  * @example
  * ```ts
+ * import { errnoName } from "warpdrive/sys";
+ *
  * errnoName(2); // "ENOENT"
  * ```
  */
@@ -36,6 +38,8 @@ export function errnoName(errno: number): string {
  * @throws {RangeError} When the name is unknown.
  * @example
  * ```ts
+ * import { errnoValue } from "warpdrive/sys";
+ *
  * errnoValue("EBUSY"); // 16
  * ```
  */
@@ -52,6 +56,9 @@ export function errnoValue(name: string): number {
  *
  * @example
  * ```ts
+ * import fs from "node:fs";
+ * import { errorCode } from "warpdrive/sys";
+ *
  * try { fs.readFileSync("/nope"); } catch (e) { errorCode(e); } // "ENOENT"
  * ```
  */

@@ -39,6 +39,8 @@ function describe(errno: number): string {
  *
  * @example
  * ```ts
+ * import { Fd, O_RDWR, SyscallError } from "warpdrive/sys";
+ *
  * try {
  *   Fd.open("/dev/vfio/99", O_RDWR);
  * } catch (e) {
@@ -81,7 +83,14 @@ export class SyscallError extends Error {
    * @param hint What the user should do, sentence case, no final period.
    * @example
    * ```ts
-   * throw e.withHint("another process holds VFIO group 12");
+   * import { Fd, O_CLOEXEC, O_RDWR, SyscallError } from "warpdrive/sys";
+   *
+   * try {
+   *   Fd.open("/dev/vfio/12", O_RDWR | O_CLOEXEC);
+   * } catch (e) {
+   *   if (e instanceof SyscallError && e.code === "EBUSY") throw e.withHint("another process holds VFIO group 12");
+   *   throw e;
+   * }
    * ```
    */
   withHint(hint: string): SyscallError {
@@ -94,6 +103,10 @@ export class SyscallError extends Error {
  *
  * @example
  * ```ts
+ * import { Container } from "warpdrive/vfio";
+ *
+ * using container = Container.open();
+ * const device = container.openDevice("0000:00:03.0");
  * device.close();
  * device.info; // throws ClosedError: Cannot read device info: VFIO device "0000:00:03.0" is closed
  * ```
@@ -120,7 +133,11 @@ export class ClosedError extends Error {
  * @throws The step's error, or AggregateError when several failed.
  * @example
  * ```ts
- * closeAll('VFIO device "x"', [() => irqs.close(), () => fd.close()]);
+ * import { closeAll, EventFd, Fd, O_CLOEXEC, O_RDWR } from "warpdrive/sys";
+ *
+ * const efd = EventFd.create();
+ * const fd = Fd.open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+ * closeAll("the VFIO container", [() => efd.close(), () => fd.close()]);
  * ```
  */
 export function closeAll(what: string, steps: readonly (() => void)[]): void {

@@ -47,6 +47,8 @@ function fail(e: number, syscall: string, ctx: CallContext | undefined): Syscall
  * @throws {SyscallError} ENOENT, EACCES, EBUSY, … with `path` set.
  * @example
  * ```ts
+ * import { O_CLOEXEC, O_RDWR } from "warpdrive/sys";
+ *
  * const fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
  * ```
  */
@@ -62,6 +64,9 @@ export function open(path: string, flags: number, mode = 0): number {
  * @throws {SyscallError} EBADF, EIO, …
  * @example
  * ```ts
+ * import { O_CLOEXEC, O_RDWR } from "warpdrive/sys";
+ *
+ * const fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
  * close(fd, { path: "/dev/vfio/vfio" });
  * ```
  */
@@ -77,7 +82,10 @@ export function close(fd: number, ctx?: CallContext): void {
  * @throws {SyscallError} EAGAIN, EBADF, …
  * @example
  * ```ts
- * const n = read(efd, new Uint8Array(8));
+ * import { EventFd } from "warpdrive/sys";
+ *
+ * using efd = EventFd.create({ initval: 1 });
+ * const n = read(efd.fd, new Uint8Array(8)); // 8
  * ```
  */
 export function read(fd: number, buf: Uint8Array, ctx?: CallContext): number {
@@ -94,7 +102,10 @@ export function read(fd: number, buf: Uint8Array, ctx?: CallContext): number {
  * @throws {SyscallError} EAGAIN, EBADF, …
  * @example
  * ```ts
- * write(efd, new Uint8Array(new BigUint64Array([1n]).buffer));
+ * import { EventFd } from "warpdrive/sys";
+ *
+ * using efd = EventFd.create();
+ * write(efd.fd, new Uint8Array(new BigUint64Array([1n]).buffer));
  * ```
  */
 export function write(fd: number, buf: Uint8Array, ctx?: CallContext): number {
@@ -111,7 +122,12 @@ export function write(fd: number, buf: Uint8Array, ctx?: CallContext): number {
  * @throws {SyscallError} EINVAL, EIO, EFAULT, …
  * @example
  * ```ts
- * pread(deviceFd, new Uint8Array(4), configOffset);
+ * import { Container, VFIO_PCI_CONFIG_REGION_INDEX } from "warpdrive/vfio";
+ *
+ * using container = Container.open();
+ * const device = container.openDevice("0000:00:03.0");
+ * const configOffset = device.regionInfo(VFIO_PCI_CONFIG_REGION_INDEX).offset;
+ * pread(device.fd, new Uint8Array(4), configOffset); // vendor and device ID
  * ```
  */
 export function pread(fd: number, buf: Uint8Array, offset: number, ctx?: CallContext): number {
@@ -128,7 +144,9 @@ export function pread(fd: number, buf: Uint8Array, offset: number, ctx?: CallCon
  * @throws {SyscallError} EINVAL, EIO, …
  * @example
  * ```ts
- * pwrite(deviceFd, new Uint8Array([4, 0]), configOffset + 4);
+ * declare const deviceFd: number; // a VFIO device
+ * declare const configOffset: number; // where its PCI config region starts
+ * pwrite(deviceFd, new Uint8Array([4, 0]), configOffset + 4); // command: bus master
  * ```
  */
 export function pwrite(fd: number, buf: Uint8Array, offset: number, ctx?: CallContext): number {
@@ -151,7 +169,11 @@ export function pwrite(fd: number, buf: Uint8Array, offset: number, ctx?: CallCo
  * @throws {SyscallError} With `syscall` "ioctl" and `op` from `ctx`.
  * @example
  * ```ts
- * ioctl(containerFd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU, { op: "VFIO_CHECK_EXTENSION" });
+ * import { Fd, ioctl, O_CLOEXEC, O_RDWR } from "warpdrive/sys";
+ * import { VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU } from "warpdrive/vfio";
+ *
+ * using containerFd = Fd.open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+ * ioctl(containerFd.fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU, { op: "VFIO_CHECK_EXTENSION" });
  * ```
  */
 export function ioctl(fd: number, request: number, arg: IoctlArg, ctx?: CallContext): number {
@@ -175,6 +197,9 @@ const leaked = new FinalizationRegistry<number>((fd) => {
  *
  * @example
  * ```ts
+ * import { Fd, O_CLOEXEC, O_RDWR } from "warpdrive/sys";
+ * import { VFIO_GET_API_VERSION } from "warpdrive/vfio";
+ *
  * using fd = Fd.open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
  * fd.ioctl(VFIO_GET_API_VERSION, undefined, "VFIO_GET_API_VERSION"); // 0
  * ```
@@ -201,6 +226,8 @@ export class Fd implements IoctlTarget {
    * @throws {SyscallError} From open(2), with `path`.
    * @example
    * ```ts
+   * import { Fd, O_CLOEXEC, O_RDWR } from "warpdrive/sys";
+   *
    * const fd = Fd.open("/dev/vfio/12", O_RDWR | O_CLOEXEC, { label: "VFIO group 12" });
    * ```
    */
@@ -217,6 +244,11 @@ export class Fd implements IoctlTarget {
    * @throws {RangeError} When `fd` is not a non-negative integer.
    * @example
    * ```ts
+   * import { Fd } from "warpdrive/sys";
+   * import { VFIO_GROUP_GET_DEVICE_FD } from "warpdrive/vfio";
+   *
+   * declare const groupFd: Fd; // a VFIO group in a container whose IOMMU is set
+   * const name = "0000:00:03.0";
    * const dev = Fd.adopt(groupFd.ioctl(VFIO_GROUP_GET_DEVICE_FD, name, "VFIO_GROUP_GET_DEVICE_FD"), { label: "device" });
    * ```
    */

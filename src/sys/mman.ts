@@ -76,6 +76,8 @@ export interface MapFileOptions {
  *
  * @example
  * ```ts
+ * import { MappedMemory } from "warpdrive/sys";
+ *
  * using mem = MappedMemory.anonymous(4096);
  * mem.write32(0, 0xdeadbeef);
  * mem.read32(0); // 0xdeadbeef
@@ -121,6 +123,8 @@ export class MappedMemory {
    * @throws {SyscallError} ENOMEM from mmap.
    * @example
    * ```ts
+   * import { MappedMemory } from "warpdrive/sys";
+   *
    * const buf = MappedMemory.anonymous(8192, { label: "DMA buffer" });
    * ```
    */
@@ -144,7 +148,13 @@ export class MappedMemory {
    * @throws {SyscallError} From mmap (EINVAL for a region that refuses mmap, …).
    * @example
    * ```ts
-   * const bar0 = MappedMemory.mapFile(deviceFd, region.offset, region.size, { label: "BAR0" });
+   * import { MappedMemory } from "warpdrive/sys";
+   * import { Container, VFIO_PCI_BAR0_REGION_INDEX } from "warpdrive/vfio";
+   *
+   * using container = Container.open();
+   * const device = container.openDevice("0000:00:03.0");
+   * const region = device.regionInfo(VFIO_PCI_BAR0_REGION_INDEX);
+   * const bar0 = MappedMemory.mapFile(device.fd, region.offset, region.size, { label: "BAR0" });
    * ```
    */
   static mapFile(fd: number, offset: number, size: number, options: MapFileOptions = {}): MappedMemory {
@@ -333,6 +343,9 @@ export class MappedMemory {
    * @throws {ClosedError} After close.
    * @example
    * ```ts
+   * import { MappedMemory } from "warpdrive/sys";
+   *
+   * using mem = MappedMemory.anonymous(8192);
    * const ring = mem.view(Uint32Array, 0x1000, 256);
    * ```
    */

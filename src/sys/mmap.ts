@@ -19,6 +19,8 @@ import type { CallContext } from "./fd.ts";
  * @throws {SyscallError} When mmap returns MAP_FAILED (the all-ones bigint), with errno.
  * @example
  * ```ts
+ * import { MAP_ANONYMOUS, MAP_PRIVATE, mmap, PROT_READ, PROT_WRITE } from "warpdrive/sys";
+ *
  * const p = mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
  * ```
  */
@@ -42,6 +44,9 @@ export function mmap(
  * @throws {SyscallError} EINVAL for a bad range.
  * @example
  * ```ts
+ * import { MAP_ANONYMOUS, MAP_PRIVATE, mmap, munmap, PROT_READ, PROT_WRITE } from "warpdrive/sys";
+ *
+ * const p = mmap(null, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
  * munmap(p, 4096);
  * ```
  */
@@ -58,6 +63,8 @@ let cachedPageSize = 0;
  * @throws {SyscallError} If sysconf fails (it does not on Linux).
  * @example
  * ```ts
+ * import { pageSize } from "warpdrive/sys";
+ *
  * pageSize(); // 4096
  * ```
  */
@@ -77,6 +84,8 @@ export function pageSize(): number {
  * @throws {SyscallError} EMFILE, ENOMEM, …
  * @example
  * ```ts
+ * import { memfdCreate, MFD_CLOEXEC } from "warpdrive/sys";
+ *
  * const fd = memfdCreate("region", MFD_CLOEXEC);
  * ```
  */
@@ -92,6 +101,9 @@ export function memfdCreate(name: string, flags: number): number {
  * @throws {SyscallError} EINVAL, EBADF, …
  * @example
  * ```ts
+ * import { ftruncate, memfdCreate, MFD_CLOEXEC } from "warpdrive/sys";
+ *
+ * const fd = memfdCreate("region", MFD_CLOEXEC);
  * ftruncate(fd, 8192);
  * ```
  */

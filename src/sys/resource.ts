@@ -29,6 +29,8 @@ function limitValue(v: bigint): number {
  * @throws {SyscallError} EINVAL for an unknown resource.
  * @example
  * ```ts
+ * import { getrlimit, RLIMIT_MEMLOCK } from "warpdrive/sys";
+ *
  * getrlimit(RLIMIT_MEMLOCK).soft; // 8388608 (8 MiB) on Debian
  * ```
  */
@@ -60,6 +62,8 @@ export interface MemlockStatus {
  * @throws {SyscallError} From getrlimit.
  * @example
  * ```ts
+ * import { memlockStatus } from "warpdrive/sys";
+ *
  * const { limit, locked, exempt } = memlockStatus();
  * ```
  */

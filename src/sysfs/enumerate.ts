@@ -221,6 +221,8 @@ function readDevice(reader: SysfsReader, classDir: string, entry: Entry, alg: st
  *   listed.
  * @example
  * ```ts
+ * import { enumerate } from "warpdrive";
+ *
  * const inv = enumerate({ root: "/sys", alg: "zlib" });
  * for (const d of inv.devices) console.log(d.id, d.priority, d.types.map((t) => t.name));
  * ```

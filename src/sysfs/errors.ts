@@ -24,6 +24,8 @@ function syscallOf(cause: unknown): { errno: number | undefined; syscall: string
  *
  * @example
  * ```ts
+ * import { enumerate, SysfsError } from "warpdrive";
+ *
  * try {
  *   enumerate({ root: "/nonexistent" });
  * } catch (e) {

@@ -91,6 +91,9 @@ function write(file: string, value: AttrValue | undefined, fallback: AttrValue, 
  *
  * @example
  * ```ts
+ * import { enumerate } from "warpdrive";
+ * import { makeSysfs } from "warpdrive/testing";
+ *
  * using tree = makeSysfs({ devices: [{ id: "acc0", types: [{ name: "copy" }] }] });
  * const inv = enumerate({ root: tree.root });
  * ```

@@ -168,6 +168,8 @@ export function naturalCompare(a: string, b: string): number {
  *
  * @example
  * ```ts
+ * import { formatFlags } from "warpdrive";
+ *
  * formatFlags(3); // "0x3"
  * ```
  */
@@ -185,6 +187,8 @@ export const WD_CAPA_FRAMEWORK_MASK = 0xff;
  *
  * @example
  * ```ts
+ * import { describeFlags } from "warpdrive";
+ *
  * describeFlags(0x103); // "SHARE_ALL|SGL_MEM|alg:0x100"
  * ```
  */

@@ -45,6 +45,8 @@ export interface ContainerOptions {
  *
  * @example
  * ```ts
+ * import { Container } from "warpdrive/vfio";
+ *
  * using container = Container.open();
  * const dev = container.openDevice("0000:00:03.0");
  * const buf = container.allocDma(4096, { addressBits: 28 });
@@ -75,6 +77,8 @@ export class Container {
    * @throws {Error} Code "ERR_VFIO_API_VERSION" when the kernel speaks another version.
    * @example
    * ```ts
+   * import { Container } from "warpdrive/vfio";
+   *
    * const container = Container.open({ allowNoIommu: false });
    * ```
    */
@@ -185,6 +189,9 @@ export class Container {
    * @throws {Error} Code "ERR_VFIO_GROUP_NOT_VIABLE" or "ERR_VFIO_NO_IOMMU_TYPE".
    * @example
    * ```ts
+   * import { Container } from "warpdrive/vfio";
+   *
+   * using container = Container.open();
    * const group = container.openGroup(12);
    * ```
    */
@@ -232,6 +239,9 @@ export class Container {
    * @throws {ClosedError} After close.
    * @example
    * ```ts
+   * import { Container } from "warpdrive/vfio";
+   *
+   * using container = Container.open();
    * container.openDevice("0000:00:03.0");
    * container.openDevice({ bus: "mdev", name: "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001" });
    * ```
@@ -270,6 +280,10 @@ export class Container {
    *   ENOMEM past RLIMIT_MEMLOCK where the kernel pins, with how much is needed and how to raise it).
    * @example
    * ```ts
+   * import { Container } from "warpdrive/vfio";
+   *
+   * using container = Container.open();
+   * container.openDevice("0000:00:03.0"); // the first group sets the IOMMU
    * const buf = container.allocDma(4096, { addressBits: 28 });
    * ```
    */

@@ -56,6 +56,8 @@ export interface DeviceAdoptOptions {
  *
  * @example
  * ```ts
+ * import { Container, VFIO_PCI_BAR0_REGION_INDEX } from "warpdrive/vfio";
+ *
  * using container = Container.open();
  * const dev = container.openDevice("0000:00:03.0");
  * dev.info.numRegions; // 9 for vfio-pci
@@ -103,6 +105,10 @@ export class Device {
    * @throws {SyscallError} From VFIO_DEVICE_GET_INFO.
    * @example
    * ```ts
+   * import { Fd } from "warpdrive/sys";
+   * import { Device } from "warpdrive/vfio";
+   *
+   * declare const fd: Fd; // from VFIO_GROUP_GET_DEVICE_FD (see Fd.adopt)
    * const dev = Device.adopt(fd, "0000:00:03.0");
    * ```
    */

@@ -35,6 +35,8 @@ export interface IovaAllocateOptions {
  *
  * @example
  * ```ts
+ * import { IovaAllocator } from "warpdrive/vfio";
+ *
  * const a = new IovaAllocator([{ start: 0n, end: 0xfedfffffn }], { alignment: 4096n });
  * a.allocate(8192n, { addressBits: 28 }); // 0x1000n
  * ```
@@ -172,8 +174,12 @@ export interface DmaOwner {
  *
  * @example
  * ```ts
+ * import { Container, VFIO_PCI_BAR0_REGION_INDEX } from "warpdrive/vfio";
+ *
+ * using container = Container.open();
+ * const regs = container.openDevice("0000:00:03.0").region(VFIO_PCI_BAR0_REGION_INDEX).map();
  * using buf = container.allocDma(4096, { addressBits: 28 });
- * buf.bytes().set(payload);
+ * buf.bytes().set([1, 2, 3, 4]);
  * regs.write64(0x80, buf.iova); // edu: DMA source address
  * ```
  */

@@ -14,6 +14,9 @@
  *
  * @example
  * ```ts
+ * import { Container, VfioError } from "warpdrive/vfio";
+ *
+ * using container = Container.open();
  * try {
  *   container.openDevice("0000:00:03.0");
  * } catch (e) {

@@ -74,6 +74,8 @@ function errCodeIs(e: unknown, ...codes: string[]): boolean {
  *
  * @example
  * ```ts
+ * import { Container } from "warpdrive/vfio";
+ *
  * using container = Container.open();
  * const group = container.openGroup(12);
  * const dev = group.openDevice("0000:00:03.0");
@@ -111,6 +113,8 @@ export class Group {
    * @throws {Error} Code "ERR_VFIO_GROUP_NOT_VIABLE" naming the devices to unbind.
    * @example
    * ```ts
+   * import { Group } from "warpdrive/vfio";
+   *
    * const g = Group.open(12);
    * ```
    */
@@ -253,6 +257,10 @@ export class Group {
    * @throws {SyscallError} EINVAL/ENODEV when the device is not in this group, with advice.
    * @example
    * ```ts
+   * import { Container } from "warpdrive/vfio";
+   *
+   * using container = Container.open();
+   * const group = container.openGroup(12);
    * const dev = group.openDevice("0000:00:03.0");
    * ```
    */

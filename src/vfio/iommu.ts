@@ -57,6 +57,10 @@ export interface IommuChoice {
  * @throws {RangeError} On a malformed answer.
  * @example
  * ```ts
+ * import { Fd } from "warpdrive/sys";
+ * import { readIommuInfo } from "warpdrive/vfio";
+ *
+ * declare const containerFd: Fd; // /dev/vfio/vfio, its IOMMU set
  * readIommuInfo(containerFd).iovaRanges;
  * ```
  */
@@ -91,6 +95,8 @@ function hex(n: bigint | number): string {
  *
  * @example
  * ```ts
+ * import { Container } from "warpdrive/vfio";
+ *
  * using container = Container.open();
  * container.openDevice("0000:00:03.0"); // the first group sets the IOMMU
  * const buf = container.allocDma(4096); // Iommu.allocDma underneath
@@ -212,6 +218,10 @@ export class Iommu {
    *   ENOMEM past RLIMIT_MEMLOCK where the kernel pins, with how much is needed and how to raise it).
    * @example
    * ```ts
+   * import { Container } from "warpdrive/vfio";
+   *
+   * using container = Container.open();
+   * container.openDevice("0000:00:03.0");
    * const buf = container.allocDma(4096, { addressBits: 28 }); // Container delegates here
    * ```
    */

@@ -28,6 +28,10 @@ import { vfioIoctl } from "./_ioctl.ts";
  * @throws {SyscallError} EINVAL for an index the device does not have.
  * @example
  * ```ts
+ * import { Fd } from "warpdrive/sys";
+ * import { readIrqInfo, VFIO_PCI_MSI_IRQ_INDEX } from "warpdrive/vfio";
+ *
+ * declare const deviceFd: Fd; // a VFIO device
  * readIrqInfo(deviceFd, VFIO_PCI_MSI_IRQ_INDEX).count; // 1 on edu
  * ```
  */
@@ -60,6 +64,10 @@ export interface IrqWaitOptions extends WaitOptions {
  *
  * @example
  * ```ts
+ * import { Container, VFIO_PCI_MSI_IRQ_INDEX } from "warpdrive/vfio";
+ *
+ * using container = Container.open();
+ * const device = container.openDevice("0000:00:03.0");
  * const msi = device.irq(VFIO_PCI_MSI_IRQ_INDEX);
  * msi.enable();
  * // … make the device interrupt …
@@ -172,6 +180,11 @@ export class Irq {
    * @throws {ClosedError} When closed before or during the wait.
    * @example
    * ```ts
+   * import { Container, VFIO_PCI_MSI_IRQ_INDEX } from "warpdrive/vfio";
+   *
+   * using container = Container.open();
+   * const irq = container.openDevice("0000:00:03.0").irq(VFIO_PCI_MSI_IRQ_INDEX);
+   * irq.enable();
    * await irq.wait({ timeout: 1000 });
    * ```
    */

@@ -35,6 +35,10 @@ export interface PciCapability {
  *
  * @example
  * ```ts
+ * import { Container } from "warpdrive/vfio";
+ *
+ * using container = Container.open();
+ * const device = container.openDevice("0000:00:03.0");
  * const pci = device.pciConfig();
  * pci.vendorId; // 0x1234 for edu
  * pci.setBusMaster(true); // DMA and MSI move nothing without it

@@ -28,6 +28,10 @@ import { readInfo } from "./_ioctl.ts";
  * @throws {RangeError} When the kernel asks for an absurd size or the chain is malformed.
  * @example
  * ```ts
+ * import { Fd } from "warpdrive/sys";
+ * import { readRegionInfo, VFIO_PCI_BAR0_REGION_INDEX } from "warpdrive/vfio";
+ *
+ * declare const deviceFd: Fd; // a VFIO device
  * const bar0 = readRegionInfo(deviceFd, VFIO_PCI_BAR0_REGION_INDEX);
  * ```
  */
@@ -62,6 +66,10 @@ export interface RegionMapOptions {
  *
  * @example
  * ```ts
+ * import { Container, VFIO_PCI_BAR0_REGION_INDEX } from "warpdrive/vfio";
+ *
+ * using container = Container.open();
+ * const device = container.openDevice("0000:00:03.0");
  * const bar0 = device.region(VFIO_PCI_BAR0_REGION_INDEX);
  * const regs = bar0.map();
  * regs.read32(0x00); // edu: 0x010000ed
@@ -90,6 +98,13 @@ export class Region {
    * @param options `label` for messages; `alive` says whether the owner is still open.
    * @example
    * ```ts
+   * import type { RegionInfo } from "warpdrive/abi";
+   * import { Fd, ftruncate, memfdCreate, MFD_CLOEXEC } from "warpdrive/sys";
+   * import { Region } from "warpdrive/vfio";
+   *
+   * declare const info: RegionInfo; // the description of a real region, to imitate
+   * const memfd = Fd.adopt(memfdCreate("fake BAR", MFD_CLOEXEC), { label: "fake BAR" });
+   * ftruncate(memfd.fd, 8192);
    * const r = Region.fromFd(memfd, { ...info, offset: 0, size: 8192 }, { label: "fake BAR" });
    * ```
    */
@@ -300,6 +315,10 @@ export class Region {
    * @throws {SyscallError} From mmap.
    * @example
    * ```ts
+   * import { Container } from "warpdrive/vfio";
+   *
+   * using container = Container.open();
+   * const device = container.openDevice("0000:00:03.0");
    * const regs = device.region(0).map();
    * ```
    */
