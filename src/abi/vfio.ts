@@ -304,3 +304,17 @@ export const VFIO_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
 
 /** The name of each VFIO ioctl number, for errors and traces: `VFIO_IOCTL_NAMES.get(VFIO_SET_IOMMU)`. */
 export const VFIO_IOCTL_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(VFIO_IOCTLS).map(([k, v]) => [v, k]));
+
+/** The kernel's name of an IOMMU type (`"VFIO_TYPE1v2_IOMMU"`), or `"IOMMU type N"`. */
+export function iommuTypeName(type: number): string {
+  switch (type) {
+    case VFIO_TYPE1_IOMMU:
+      return "VFIO_TYPE1_IOMMU";
+    case VFIO_TYPE1v2_IOMMU:
+      return "VFIO_TYPE1v2_IOMMU";
+    case VFIO_NOIOMMU_IOMMU:
+      return "VFIO_NOIOMMU_IOMMU";
+    default:
+      return `IOMMU type ${type}`;
+  }
+}

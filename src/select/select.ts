@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from "../abi/vfio.ts";
+import { iommuTypeName, VFIO_NOIOMMU_IOMMU } from "../abi/vfio.ts";
 import type { Accelerator, AcceleratorType, Inventory } from "../sysfs/model.ts";
 import { formatFlags, LEVEL_MAX, naturalCompare, PRIORITY_MAX, PRIORITY_MIN } from "../sysfs/parse.ts";
 
@@ -177,11 +177,11 @@ function rejection(d: Accelerator, t: AcceleratorType, c: Criteria, apis: readon
   }
   if (d.problems.length > 0) return `bad device attributes: ${d.problems.join("; ")}`;
   if (d.iommu === VFIO_NOIOMMU_IOMMU && c.allowNoIommu !== true) {
-    return `wdev/iommu declares ${iommuName(d.iommu)} (no DMA isolation); accepted only with allowNoIommu`;
+    return `wdev/iommu declares ${iommuTypeName(d.iommu)} (no DMA isolation); accepted only with allowNoIommu`;
   }
   if (c.iommuTypes !== undefined && d.iommu !== null && !c.iommuTypes.includes(d.iommu)) {
-    const offered = c.iommuTypes.length === 0 ? "none" : c.iommuTypes.map(iommuName).join(", ");
-    return `wdev/iommu declares ${iommuName(d.iommu)}, which the kernel does not offer (offered: ${offered})`;
+    const offered = c.iommuTypes.length === 0 ? "none" : c.iommuTypes.map(iommuTypeName).join(", ");
+    return `wdev/iommu declares ${iommuTypeName(d.iommu)}, which the kernel does not offer (offered: ${offered})`;
   }
   if (!d.enabled) return `device disabled: priority ${d.priority} is outside [${PRIORITY_MIN}, ${PRIORITY_MAX}]`;
   if (c.minThroughput !== undefined && (t.throughput ?? 0) < c.minThroughput) {
@@ -199,16 +199,6 @@ function rejection(d: Accelerator, t: AcceleratorType, c: Criteria, apis: readon
     if ((t.availableInstances ?? 0) <= 0) return "no mediated device exists and available_instances is 0";
   }
   return null;
-}
-
-const IOMMU_NAMES: Readonly<Record<number, string>> = {
-  [VFIO_TYPE1_IOMMU]: "VFIO_TYPE1_IOMMU",
-  [VFIO_TYPE1v2_IOMMU]: "VFIO_TYPE1v2_IOMMU",
-  [VFIO_NOIOMMU_IOMMU]: "VFIO_NOIOMMU_IOMMU",
-};
-
-function iommuName(t: number): string {
-  return IOMMU_NAMES[t] ?? `IOMMU type ${t}`;
 }
 
 type Pair = { readonly device: Accelerator; readonly type: AcceleratorType };

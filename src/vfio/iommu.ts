@@ -7,6 +7,7 @@
  */
 
 import {
+  iommuTypeName,
   VFIO_CHECK_EXTENSION,
   VFIO_DMA_MAP_FLAG_READ,
   VFIO_DMA_MAP_FLAG_WRITE,
@@ -73,16 +74,6 @@ export function readIommuInfo(target: IoctlTarget): IommuInfo {
     decode: decodeIommuInfo,
     what: "IOMMU info",
   });
-}
-
-const IOMMU_NAMES: Readonly<Record<number, string>> = {
-  [VFIO_TYPE1_IOMMU]: "VFIO_TYPE1_IOMMU",
-  [VFIO_TYPE1v2_IOMMU]: "VFIO_TYPE1v2_IOMMU",
-  [VFIO_NOIOMMU_IOMMU]: "VFIO_NOIOMMU_IOMMU",
-};
-
-function iommuName(t: number): string {
-  return IOMMU_NAMES[t] ?? `IOMMU type ${t}`;
 }
 
 function hex(n: bigint | number): string {
@@ -163,7 +154,7 @@ export class Iommu {
     for (const t of candidates) {
       if (t === VFIO_NOIOMMU_IOMMU && !options.allowNoIommu) continue;
       if (!this.checkExtension(t)) {
-        tried.push(`${iommuName(t)} not offered`);
+        tried.push(`${iommuTypeName(t)} not offered`);
         continue;
       }
       try {
