@@ -11,7 +11,7 @@ import { type Candidate, type Criteria, NoAcceleratorError, select, type Selecti
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
 import type { Accelerator, AcceleratorType } from "../sysfs/model.ts";
 import { type DeviceOpener, vfioOpener } from "./_port.ts";
-import { Queue } from "./queue.ts";
+import { Queue, type QueueTuning } from "./queue.ts";
 
 /** One step of the inquiry, for a debug callback (the library itself never prints). */
 export type InquiryStep =
@@ -23,7 +23,7 @@ export type InquiryStep =
   | { readonly step: "opened"; readonly device: string; readonly type: string; readonly mdev: string; readonly deviceApi: string };
 
 /** What {@link requestQueue} is asked for: the selection criteria plus where and how. */
-export interface QueueOptions extends Criteria {
+export interface QueueOptions extends Criteria, QueueTuning {
   /** The sysfs root; `/sys` by default. */
   readonly root?: string;
   /** Where `vfio/` device nodes are; `/dev` by default. */
@@ -128,12 +128,14 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
           driver: drv,
           port,
           onRelease: created && options.removeCreated !== false ? () => removeMdev(mdev, { root }) : undefined,
+          tuning: options,
         });
         step({ step: "opened", device: device.id, type: type.type, mdev, deviceApi: identity.deviceApi });
         return q;
       } catch (e) {
         // The driver refused the device: close what was opened and say why.
         try {
+          port.closeDevice();
           port.close();
         } catch { /* the driver's refusal is the one to report */ }
         if (created) removeQuietly(mdev);
