@@ -48,11 +48,15 @@ export {
 } from "./src/sysfs/fixture.ts";
 export { type Candidate, type Criteria, NoAcceleratorError, select, type Selection } from "./src/select/select.ts";
 export {
+  type AsyncWriteOptions,
   createMdev,
+  createMdevAsync,
   type CreateMdevOptions,
   DISABLED_PRIORITY,
   disableDevice,
+  MDEV_WRITE_TIMEOUT_MS,
   removeMdev,
+  removeMdevAsync,
   type RootOptions,
   setPriority,
   setZone,
@@ -68,11 +72,16 @@ export {
 } from "./src/drivers/wd_dummy_v1.ts";
 export type { DriverContext } from "./src/drivers/registry.ts";
 export {
+  DEFAULT_BACKLOG,
+  DEFAULT_SPIN_US,
   Queue,
   QueueFullError,
   type QueueIdentity,
   QueueReleasedError,
+  type QueueTuning,
   type QueueWaitOptions,
+  RUN_ID_BASE,
+  type RunRequest,
 } from "./src/queue/queue.ts";
 export { type InquiryStep, type QueueOptions, requestQueue } from "./src/queue/request.ts";
 export type { DeviceOpener, DevicePort, QueueDmaOptions } from "./src/queue/_port.ts";
@@ -91,7 +100,10 @@ export {
   memlockStatus,
   type MemlockStatus,
   pageSize,
+  reactor,
+  type ReactorStats,
   SyscallError,
   type SyscallContext,
+  TimeoutError,
   type WaitOptions,
 } from "./src/sys/mod.ts";

@@ -7,6 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { Worker } from "node:worker_threads";
 import { v4 as uuidv4 } from "uuid";
 import { classDirOf, DEFAULT_SYSFS_ROOT } from "../sysfs/enumerate.ts";
 import { describeCode, errnoCode, SysfsError } from "../sysfs/errors.ts";
@@ -24,6 +25,15 @@ export interface CreateMdevOptions extends RootOptions {
   /** The UUID to create; a random v4 UUID by default. */
   readonly uuid?: string;
 }
+
+/** Options of the off-thread writers ({@link createMdevAsync}, {@link removeMdevAsync}). */
+export interface AsyncWriteOptions {
+  /** Milliseconds to wait for the kernel before rejecting (default {@link MDEV_WRITE_TIMEOUT_MS}). */
+  readonly timeout?: number;
+}
+
+/** How long the off-thread writers wait for the kernel by default. */
+export const MDEV_WRITE_TIMEOUT_MS = 10_000;
 
 /** The priority written by {@link disableDevice}: the first value above the range. */
 export const DISABLED_PRIORITY = PRIORITY_MAX + 1;
@@ -58,6 +68,64 @@ function writeAttribute(file: string, value: string, action: string): void {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * The body of the worker thread that makes one sysfs write: open, one write(2), close. It
+ * is plain CommonJS evaluated by `node:worker_threads` (Bun, Deno and Node run it alike).
+ */
+const WRITE_WORKER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const fs = require("node:fs");
+let fd;
+try {
+  fd = fs.openSync(workerData.file, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
+  const bytes = new TextEncoder().encode(workerData.value);
+  parentPort.postMessage({ n: fs.writeSync(fd, bytes, 0, bytes.length, null), want: bytes.length });
+} catch (e) {
+  parentPort.postMessage({ code: e && e.code, message: String(e && e.message) });
+} finally {
+  if (fd !== undefined) try { fs.closeSync(fd); } catch {}
+}`;
+
+/**
+ * Writes one attribute on a worker thread, so a write the kernel holds (removing a
+ * mediated device another process has open waits until it is closed) never stops the
+ * event loop. After `timeout` it rejects with `ETIMEDOUT` and `onTimeout`'s message; the
+ * worker stays blocked in the kernel until the write returns (nothing can cancel it), is
+ * unref'd so it does not keep the process alive, and ends by itself then.
+ */
+function writeAttributeOffThread(file: string, value: string, action: string, timeout: number, onTimeout: string): Promise<void> {
+  if (!(typeof timeout === "number" && timeout > 0)) {
+    return Promise.reject(new RangeError(`Cannot ${action} with timeout ${JSON.stringify(timeout)}: it must be a positive number of milliseconds`));
+  }
+  return new Promise<void>((resolve, reject) => {
+    const worker = new Worker(WRITE_WORKER, { eval: true, workerData: { file, value } });
+    let done = false;
+    const finish = (e?: unknown): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (e === undefined) resolve();
+      else reject(e);
+    };
+    const timer = setTimeout(() => {
+      worker.unref();
+      finish(new SysfsError(`Cannot ${action}: no answer from the kernel in ${timeout} ms: ${onTimeout}`, { code: "ETIMEDOUT", path: file }));
+    }, timeout);
+    worker.once("message", (m: { n?: number; want?: number; code?: string; message?: string }) => {
+      if (m.code !== undefined || m.message !== undefined) {
+        const err = Object.assign(new Error(m.message ?? "write failed"), { code: m.code });
+        return finish(writeError(err, file, action));
+      }
+      if (m.n !== m.want) {
+        return finish(new SysfsError(`Cannot ${action}: short write to ${file} (${m.n} of ${m.want} bytes)`, { code: "EIO", path: file }));
+      }
+      finish();
+    });
+    worker.once("error", (e) => finish(writeError(e, file, action)));
+    worker.once("exit", (code) => finish(new SysfsError(`Cannot ${action}: the writer thread exited (${code}) without an answer`, { code: "EIO", path: file })));
+  });
 }
 
 function writeError(e: unknown, file: string, action: string): SysfsError {
@@ -111,6 +179,30 @@ function deviceDir(root: string, device: string): string {
  * ```
  */
 export function createMdev(device: string, type: string, options: CreateMdevOptions = {}): string {
+  const { file, uuid, action } = prepareCreate(device, type, options);
+  writeAttribute(file, uuid, action);
+  return uuid;
+}
+
+/**
+ * {@link createMdev} with the write on a worker thread and a timeout, so the event loop
+ * never waits for the kernel. The checks before the write are the same and synchronous.
+ *
+ * @throws {TypeError} when the device, type or UUID is malformed.
+ * @throws {SysfsError} as {@link createMdev}, and `ETIMEDOUT` when the kernel does not
+ *   answer within `timeout`.
+ * @example
+ * ```ts
+ * const uuid = await createMdevAsync("acc0", "wd_dummy-copy", { timeout: 5000 });
+ * ```
+ */
+export async function createMdevAsync(device: string, type: string, options: CreateMdevOptions & AsyncWriteOptions = {}): Promise<string> {
+  const { file, uuid, action } = prepareCreate(device, type, options);
+  await writeAttributeOffThread(file, uuid, action, options.timeout ?? MDEV_WRITE_TIMEOUT_MS, "the mediated-device core did not finish the creation");
+  return uuid;
+}
+
+function prepareCreate(device: string, type: string, options: CreateMdevOptions): { file: string; uuid: string; action: string } {
   const root = options.root ?? DEFAULT_SYSFS_ROOT;
   const uuid = options.uuid ?? uuidv4();
   if (typeof uuid !== "string" || !isUuid(uuid)) {
@@ -136,8 +228,7 @@ export function createMdev(device: string, type: string, options: CreateMdevOpti
       path: avail,
     });
   }
-  writeAttribute(path.join(typeDir, "create"), uuid.toLowerCase(), action);
-  return uuid.toLowerCase();
+  return { file: path.join(typeDir, "create"), uuid: uuid.toLowerCase(), action };
 }
 
 /**
@@ -152,6 +243,36 @@ export function createMdev(device: string, type: string, options: CreateMdevOpti
  * ```
  */
 export function removeMdev(uuid: string, options: RootOptions = {}): void {
+  const { file, action } = prepareRemove(uuid, options);
+  writeAttribute(file, "1", action);
+}
+
+/**
+ * {@link removeMdev} with the write on a worker thread and a timeout. The kernel holds a
+ * removal while another process has the mediated device open (and asks that process to
+ * close it); this rejects after `timeout` instead of stopping the event loop. The kernel
+ * cannot be told to give up: the removal then completes when the holder closes it.
+ *
+ * @throws {TypeError} when the UUID is malformed.
+ * @throws {SysfsError} as {@link removeMdev}, and `ETIMEDOUT` (naming the device and
+ *   saying another process holds it) when the kernel does not finish within `timeout`.
+ * @example
+ * ```ts
+ * await removeMdevAsync("83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", { timeout: 5000 });
+ * ```
+ */
+export async function removeMdevAsync(uuid: string, options: RootOptions & AsyncWriteOptions = {}): Promise<void> {
+  const { file, action } = prepareRemove(uuid, options);
+  await writeAttributeOffThread(
+    file,
+    "1",
+    action,
+    options.timeout ?? MDEV_WRITE_TIMEOUT_MS,
+    `another process holds mediated device ${uuid.toLowerCase()} open; the kernel removes it once that process closes it`,
+  );
+}
+
+function prepareRemove(uuid: string, options: RootOptions): { file: string; action: string } {
   if (typeof uuid !== "string" || !isUuid(uuid)) {
     throw new TypeError(`Cannot remove mediated device ${JSON.stringify(uuid)}: it is not a UUID`);
   }
@@ -163,7 +284,7 @@ export function removeMdev(uuid: string, options: RootOptions = {}): void {
       path: dir,
     });
   }
-  writeAttribute(path.join(dir, "remove"), "1", `remove mediated device ${uuid}`);
+  return { file: path.join(dir, "remove"), action: `remove mediated device ${uuid}` };
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { findDriver, type UserDriver } from "../drivers/registry.ts";
 import { errorCode } from "../sys/errno.ts";
-import { createMdev, removeMdev } from "../mdev/mdev.ts";
+import { createMdevAsync, removeMdevAsync } from "../mdev/mdev.ts";
 import { type Candidate, type Criteria, NoAcceleratorError, select, type Selection } from "../select/select.ts";
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
 import type { Accelerator, AcceleratorType } from "../sysfs/model.ts";
@@ -34,6 +34,11 @@ export interface QueueOptions extends Criteria, QueueTuning {
   readonly onStep?: (step: InquiryStep) => void;
   /** Remove a mediated device this queue created when it is released (default true). */
   readonly removeCreated?: boolean;
+  /**
+   * Milliseconds to wait for the kernel to create or remove a mediated device (the writes
+   * run off the main thread); `MDEV_WRITE_TIMEOUT_MS` by default.
+   */
+  readonly mdevTimeout?: number;
   /** @internal Opens a mediated device; VFIO by default (tests pass a stand-in). */
   readonly opener?: DeviceOpener;
 }
@@ -45,6 +50,9 @@ function reasonOf(e: unknown): string {
 
 /**
  * Finds, opens and returns a queue for an algorithm: the spec's inquiry from end to end.
+ *
+ * Nothing in it blocks the event loop longer than a syscall the kernel answers at once:
+ * creating a mediated device runs on a worker thread with a timeout (`mdevTimeout`).
  *
  * Candidates are tried in the order `select` ranks them. For each, every existing
  * mediated device is tried; one whose VFIO group is busy (EBUSY: another process holds
@@ -63,7 +71,6 @@ function reasonOf(e: unknown): string {
  * console.log(q.device, q.mdev);
  * ```
  */
-// deno-lint-ignore require-await
 export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueOptions): Promise<Queue<Req, Cpl>> {
   const root = options.root ?? DEFAULT_SYSFS_ROOT;
   const devRoot = options.devRoot ?? "/dev";
@@ -89,13 +96,13 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
     const busy: string[] = [];
     const identity = { device: device.id, type: type.type, alg: options.alg, deviceApi: type.deviceApi as string };
     for (const mdev of type.mdevs) {
-      const q = tryOpen(mdev, false);
+      const q = await tryOpen(mdev, false);
       if (q !== undefined) return q;
     }
     if (options.allowCreate && (type.availableInstances ?? 0) > 0) {
       let uuid: string;
       try {
-        uuid = createMdev(device.id, type.type, { root });
+        uuid = await createMdevAsync(device.id, type.type, { root, timeout: options.mdevTimeout });
       } catch (e) {
         const reason = `creating a mediated device failed: ${reasonOf(e)}`;
         step({ step: "create-failed", device: device.id, type: type.type, reason });
@@ -103,14 +110,15 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
         continue;
       }
       step({ step: "created", device: device.id, type: type.type, mdev: uuid });
-      const q = tryOpen(uuid, true);
+      options.signal?.throwIfAborted();
+      const q = await tryOpen(uuid, true);
       if (q !== undefined) return q;
     } else if (busy.length > 0 && options.allowCreate) {
       busy.push("no capacity to create another (available_instances is 0)");
     }
     outcome.set(key(device, type), busy.join("; ") || "no mediated device could be opened");
 
-    function tryOpen(mdev: string, created: boolean): Queue<Req, Cpl> | undefined {
+    async function tryOpen(mdev: string, created: boolean): Promise<Queue<Req, Cpl> | undefined> {
       let port;
       try {
         port = opener(mdev, { root, devRoot });
@@ -120,14 +128,14 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
           : `mediated device ${mdev} could not be opened: ${reasonOf(e)}`;
         step({ step: "busy", device: device.id, type: type.type, mdev, reason });
         busy.push(reason);
-        if (created) removeQuietly(mdev);
+        if (created) await removeQuietly(mdev);
         return undefined;
       }
       try {
         const q = new Queue<Req, Cpl>({ ...identity, mdev, created }, {
           driver: drv,
           port,
-          onRelease: created && options.removeCreated !== false ? () => removeMdev(mdev, { root }) : undefined,
+          onRelease: created && options.removeCreated !== false ? () => removeMdevAsync(mdev, { root, timeout: options.mdevTimeout }) : undefined,
           tuning: options,
         });
         step({ step: "opened", device: device.id, type: type.type, mdev, deviceApi: identity.deviceApi });
@@ -138,14 +146,14 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
           port.closeDevice();
           port.close();
         } catch { /* the driver's refusal is the one to report */ }
-        if (created) removeQuietly(mdev);
+        if (created) await removeQuietly(mdev);
         busy.push(`the ${identity.deviceApi} driver refused ${mdev}: ${reasonOf(e)}`);
         return undefined;
       }
     }
-    function removeQuietly(mdev: string): void {
+    async function removeQuietly(mdev: string): Promise<void> {
       try {
-        removeMdev(mdev, { root });
+        await removeMdevAsync(mdev, { root, timeout: options.mdevTimeout });
       } catch { /* best effort: the mdev stays as a free one for a later request */ }
     }
   }

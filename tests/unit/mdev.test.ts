@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createMdev, disableDevice, removeMdev, setPriority, setZone } from "../../src/mdev/mdev.ts";
+import { spawnSync } from "node:child_process";
+import { createMdev, createMdevAsync, disableDevice, removeMdev, removeMdevAsync, setPriority, setZone } from "../../src/mdev/mdev.ts";
 import { SysfsError } from "../../src/sysfs/errors.ts";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
 import { isUuid } from "../../src/sysfs/parse.ts";
@@ -127,5 +128,51 @@ describe("priority and zone", () => {
     const e = thrown(() => setPriority("acc0", 1, { root: tree.root })) as SysfsError;
     expect(e.code).toBe("ENOENT");
     expect(fs.existsSync(wdev(tree.root, "acc0", "priority"))).toBe(false);
+  });
+});
+
+describe("createMdevAsync and removeMdevAsync", () => {
+  test("write off the main thread, with the same checks and results as the blocking ones", async () => {
+    using tree = makeSysfs({ devices: [{ id: "acc0", types: [{ name: "copy", availableInstances: 1 }] }] });
+    const uuid = await createMdevAsync("acc0", "wd_dummy-copy", { root: tree.root });
+    expect(isUuid(uuid)).toBe(true);
+    const create = path.join(tree.root, "class", "warpdrive", "acc0", "mdev_supported_types", "wd_dummy-copy", "create");
+    expect(fs.readFileSync(create, "utf8")).toBe(uuid);
+    await expect(createMdevAsync("acc0", "nope", { root: tree.root })).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(createMdevAsync("acc0", "wd_dummy-copy", { root: tree.root, timeout: 0 })).rejects.toBeInstanceOf(RangeError);
+    const dir = path.join(tree.root, "bus", "mdev", "devices", uuid);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "remove"), "");
+    await removeMdevAsync(uuid, { root: tree.root });
+    expect(fs.readFileSync(path.join(dir, "remove"), "utf8")).toBe("1");
+    await expect(removeMdevAsync("not-a-uuid", { root: tree.root })).rejects.toBeInstanceOf(TypeError);
+  });
+
+  test("a write the kernel holds neither stops the event loop nor hangs: it fails after its timeout naming the device", async () => {
+    using tree = makeSysfs({ devices: [{ id: "acc0", types: [{ name: "copy" }] }] });
+    const uuid = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    const dir = path.join(tree.root, "bus", "mdev", "devices", uuid);
+    fs.mkdirSync(dir, { recursive: true });
+    // A FIFO blocks its writer until a reader comes, as the kernel holds the removal of
+    // an mdev that another process has open.
+    const fifo = path.join(dir, "remove");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const t0 = performance.now();
+    const err = await removeMdevAsync(uuid, { root: tree.root, timeout: 300 }).catch((e: unknown) => e);
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    expect(err).toBeInstanceOf(SysfsError);
+    expect(err).toMatchObject({ code: "ETIMEDOUT" });
+    expect((err as Error).message).toBe(
+      `Cannot remove mediated device ${uuid}: no answer from the kernel in 300 ms: another process holds mediated device ${uuid} open; the kernel removes it once that process closes it`,
+    );
+    expect(ms).toBeGreaterThanOrEqual(295);
+    expect(ticks).toBeGreaterThanOrEqual(10); // the timers kept running meanwhile
+    // Let the blocked writer finish, so its thread ends.
+    const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    await new Promise((r) => setTimeout(r, 50));
+    fs.closeSync(fd);
   });
 });

@@ -12,6 +12,7 @@ import { type InquiryStep, requestQueue } from "../../src/queue/request.ts";
 import { NoAcceleratorError } from "../../src/select/select.ts";
 import { SyscallError } from "../../src/sys/error.ts";
 import { EventFd } from "../../src/sys/eventfd.ts";
+import { reactor } from "../../src/sys/reactor.ts";
 import { MappedMemory } from "../../src/sys/mman.ts";
 import { DmaBuffer } from "../../src/vfio/dma.ts";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
@@ -95,8 +96,8 @@ describe("requestQueue", () => {
     const { open: open2 } = opener(new Set([A, B]));
     const q2 = await requestQueue({ alg: "copy", root: tree.root, opener: open2 });
     expect([q2.device, q2.mdev]).toEqual(["acc1", C]);
-    q1.release();
-    q2.release();
+    await q1.release();
+    await q2.release();
   });
 
   test("when every mdev is busy the error lists each candidate and why", async () => {
@@ -139,7 +140,7 @@ describe("requestQueue", () => {
     const create = path.join(tree.root, "class", "warpdrive", "acc0", "mdev_supported_types", "wd_dummy-copy", "create");
     expect(fs.readFileSync(create, "utf8")).toBe(q.mdev);
     expect(steps.map((s) => s.step)).toEqual(["enumerated", "selected", "created", "opened"]);
-    q.release();
+    await q.release();
     expect(fs.readFileSync(path.join(tree.root, "bus", "mdev", "devices", q.mdev, "remove"), "utf8")).toBe("1");
   });
 
@@ -384,6 +385,46 @@ describe("Queue.run", () => {
     }
   });
 
+  test("runs waiting behind a ring full of sent requests go out once the queue reaps; those completions stay for poll", async () => {
+    const { q, dev } = runQueue();
+    await using _ = q;
+    expect(q.sendBatch(Array.from({ length: 256 }, (_, i) => ({ op: "nop" as const, id: i })))).toBe(256);
+    const r = q.run({ op: "nop" });
+    const stop = serve(dev);
+    try {
+      expect((await r).id).toBe(RUN_ID_BASE);
+    } finally {
+      stop();
+    }
+    expect(q.poll().map((c) => c.id)).toEqual(Array.from({ length: 256 }, (_, i) => i));
+  });
+
+  test("a wait made while the reaper is finishing is still served (the next completion after each wait)", async () => {
+    // The device answers on every third look at the ring: the wait's own look misses, the
+    // reaper's first look misses, its spin finds it, and the reaper is done just as the
+    // caller's next wait comes in.
+    const { open, devices } = opener();
+    const port = open(A, { root: "/nonexistent", devRoot: "/dev" });
+    const dev = devices.get(A) as FakeDummyDevice;
+    let looks = 0;
+    const slow: UserDriver<DummyHandle, DummyRequest, DummyCompletion> = {
+      ...wdDummyV1Driver,
+      poll(h, max) {
+        if (++looks % 3 === 0) dev.step();
+        return wdDummyV1Driver.poll(h, max);
+      },
+    };
+    await using q = new Queue<DummyRequest, DummyCompletion>(
+      { device: "acc0", type: "t", alg: "copy", deviceApi: "wd_dummy_v1", mdev: A, created: false },
+      { driver: slow, port, tuning: { spin: 1000 } },
+    );
+    for (let i = 0; i < 30; i++) {
+      looks = 0;
+      q.send({ op: "nop", id: i });
+      expect((await q.wait({ timeout: 2000 })).id).toBe(i);
+    }
+  });
+
   test("a malformed request rejects with TypeError/RangeError and sends nothing", async () => {
     const { q, dev, doorbells } = runQueue();
     await using _ = q;
@@ -416,13 +457,22 @@ describe("Queue.run", () => {
     expect(doorbells).toEqual([1]);
   });
 
-  test("release rejects every pending run, sent or waiting, with QueueReleasedError", async () => {
-    const { q } = runQueue({ backlog: 1000 });
+  test("release rejects every pending run, sent or waiting, with QueueReleasedError, and leaves no fd or wait behind", async () => {
+    const fds = () => fs.readdirSync("/proc/self/fd").length;
+    {
+      // The reactor's own epoll fd and eventfd are made once per process, on first use.
+      using e = EventFd.create();
+      await e.wait({ timeout: 1 }).catch(() => undefined);
+    }
+    const before = fds();
+    const { q } = runQueue({ backlog: 1000, irq: true });
     const runs = Array.from({ length: 300 }, () => q.run({ op: "nop" }).catch((e: unknown) => e));
     await Promise.resolve();
     await q.release();
     for (const r of await Promise.all(runs)) expect(r).toBeInstanceOf(QueueReleasedError);
     await expect(q.run({ op: "nop" })).rejects.toBeInstanceOf(QueueReleasedError);
+    expect(reactor().stats).toMatchObject({ fds: 0, waits: 0 });
+    expect(fds()).toBe(before);
   });
 
   test("with the completion interrupt, a wait arms it and sleeps until the device signals; a burst costs one signal", async () => {
