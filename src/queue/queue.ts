@@ -59,15 +59,19 @@ export interface QueueTuning {
 }
 
 /**
- * The default spin of a wait, in microseconds. The dummy device's engine looks at the
- * doorbell every 5-20 µs while it is busy, so a request sent to a busy device completes
- * within a few tens of µs; waking through the interrupt and the reactor costs far more
- * (measured in the QEMU rig: about 4-5 ms p50 from doorbell to a resolved `run` with no
- * spin, against 0.2-0.5 ms when the spin caught the completion). 50 µs covers the
- * engine's busy polling twice over and bounds what an idle wait burns before it sleeps to
- * 50 µs of the JS thread.
+ * The default spin of a wait, in microseconds. A spin pays off when it outlasts the
+ * device's answer: the dummy device's engine looks at the doorbell every 5-20 µs while it
+ * is busy, so natively a request to a busy device completes within a few tens of µs, and
+ * waking through the interrupt and the reactor costs much more. Measured in the QEMU rig
+ * (TCG, everything 10-20 times slower), doorbell to resolved `run`, p50: 4.5-8 ms with no
+ * spin, 0.5-0.7 ms with a 300 µs spin that covers the emulated device's answer (the C
+ * client's eventfd wake-up: 0.35-0.55 ms). 50 µs covers a native device's busy answer with
+ * room to spare and bounds what an idle wait burns before it sleeps to 50 µs of the JS
+ * thread; raise `spin` for a slower device.
  */
 export const DEFAULT_SPIN_US = 50;
+/** The longest sleep between looks at the ring when the device has no interrupt (ms). */
+const POLL_MAX_MS = 10;
 /** The default bound of `run`'s backlog (requests waiting for ring room). */
 export const DEFAULT_BACKLOG = 16384;
 /** The first id `run` assigns; ids from here to 0xfffffffe belong to `run`. */
@@ -390,6 +394,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
       options.signal?.throwIfAborted();
       if (this.#pending.length === 0) this.#reap();
       if (this.#pending.length > 0) return Promise.resolve(this.#pending.shift() as Cpl);
+      if (options.timeout === 0) throw new TimeoutError(`wait for a completion from ${this.mdev}`, 0);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -468,6 +473,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
       this.#check("run a request");
       checkWaitOptions("run a request", options);
       options.signal?.throwIfAborted();
+      if (options.timeout === 0) throw new TimeoutError(`run a request on ${this.mdev}`, 0);
       if (request === null || typeof request !== "object") {
         throw new TypeError(`Cannot run request ${JSON.stringify(request)}: it must be an object`);
       }
@@ -660,8 +666,9 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
             if (this.#reap() > 0) continue;
             await this.#irq.wait({ signal: ac.signal });
           } else {
-            // No interrupt: poll, yielding the CPU between looks, at most every 4 ms once idle.
-            const ms = idleTurns < 4 ? 0 : Math.min(4, 2 ** (idleTurns - 4));
+            // No interrupt: poll, yielding the CPU between looks: a few turns at once, then
+            // timers backing off to POLL_MAX_MS while the device stays quiet.
+            const ms = idleTurns < 4 ? 0 : Math.min(POLL_MAX_MS, 2 ** (idleTurns - 4));
             idleTurns++;
             await new Promise<void>((resolve) => {
               const t = setTimeout(resolve, ms);

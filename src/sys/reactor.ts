@@ -196,6 +196,7 @@ export class Reactor {
       return Promise.reject(e);
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (timeout === 0) return Promise.reject(new TimeoutError(`wait for ${label}`, 0));
     let interest: Interest;
     try {
       this.#init();

@@ -438,7 +438,7 @@ describe("Queue.run", () => {
     expect(dev.step()).toBe(0);
   });
 
-  test("an aborted signal rejects at once with its reason; a timed-out run's late completion is dropped", async () => {
+  test("an aborted signal or a zero timeout rejects at once; a timed-out run's late completion is dropped", async () => {
     const { q, dev, doorbells } = runQueue();
     await using _ = q;
     const reason = new Error("no");
@@ -449,6 +449,11 @@ describe("Queue.run", () => {
     expect(doorbells).toEqual([1]); // it reached the device
     dev.step();
     expect(q.poll()).toEqual([]); // its completion went nowhere
+    // A zero timeout is already over: it rejects at once and sends nothing.
+    await expect(q.run({ op: "nop" }, { timeout: 0 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+    await expect(q.wait({ timeout: 0 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+    await Promise.resolve();
+    expect(doorbells).toEqual([1]);
     const ac = new AbortController();
     const queued = q.run({ op: "nop" }, { signal: ac.signal });
     ac.abort(reason); // still in the backlog: never sent
@@ -499,12 +504,15 @@ describe("Queue.run", () => {
     const reader = (async () => {
       for await (const c of q.completions()) got.push(c.id);
     })();
+    const until = async (n: number) => {
+      for (let i = 0; i < 1000 && got.length < n; i++) await new Promise((r) => setTimeout(r, 5));
+    };
     q.sendBatch([{ op: "nop", id: 1 }, { op: "nop", id: 2 }]);
     dev.step();
-    await new Promise((r) => setTimeout(r, 20));
+    await until(2);
     q.send({ op: "nop", id: 3 });
     dev.step();
-    await new Promise((r) => setTimeout(r, 20));
+    await until(3);
     await q.release();
     await reader;
     expect(got).toEqual([1, 2, 3]);

@@ -133,7 +133,7 @@ describe("reactor", () => {
     expect(reactor().stats).toMatchObject({ fds: 0, waits: 0 });
   }, 120_000);
 
-  test("timeout rejects with code ETIMEDOUT; a signal already aborted rejects at once with its reason", async () => {
+  test("timeout rejects with code ETIMEDOUT; a zero timeout or a signal already aborted rejects at once", async () => {
     using efd = EventFd.create({ label: "quiet eventfd" });
     const e = await efd.wait({ timeout: 20 }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(TimeoutError);
@@ -141,6 +141,9 @@ describe("reactor", () => {
     const reason = new Error("already");
     await expect(efd.wait({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
     await expect(reactor().readable(efd.fd, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    await expect(efd.wait({ timeout: 0 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+    efd.signal(2);
+    expect(await efd.wait({ timeout: 0 })).toBe(2); // an event already there is taken, not timed out
     expect(reactor().stats).toMatchObject({ fds: 0, waits: 0 });
   });
 
