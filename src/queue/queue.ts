@@ -70,6 +70,8 @@ export interface QueueTuning {
  * thread; raise `spin` for a slower device.
  */
 export const DEFAULT_SPIN_US = 50;
+/** Why the reaper's sleep ends early: made once, since an abort reason is never shown. */
+const STOP_SLEEP: unique symbol = Symbol("stop sleeping");
 /** The longest sleep between looks at the ring when the device has no interrupt (ms). */
 const POLL_MAX_MS = 10;
 /** The default bound of `run`'s backlog (requests waiting for ring room). */
@@ -626,7 +628,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
 
   #demandChanged(): void {
     // Nobody waits any more: end the pump's sleep, so nothing keeps the process alive.
-    if (!this.#demand()) this.#sleep?.abort();
+    if (!this.#demand()) this.#sleep?.abort(STOP_SLEEP);
   }
 
   #startPump(): void {
@@ -744,7 +746,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
     this.#released = true;
     const gone = new QueueReleasedError("complete the request", `${this.device}/${this.type} (${this.mdev})`);
     this.#failAll(gone);
-    this.#sleep?.abort();
+    this.#sleep?.abort(STOP_SLEEP);
     this.#pending = [];
     this.#dropped.clear();
     const d = this.#driver;

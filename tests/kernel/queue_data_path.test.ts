@@ -209,9 +209,10 @@ describe("the queue API on interrupts", () => {
     };
     const fmt = (m: { js: number; all: number }) => `${m.js.toFixed(1)}/${m.all.toFixed(1)}`;
     const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-    // Under TCG even a bare timer costs Bun's JS thread 20-60 ms of a second, so each wait is
-    // measured against bare 1 s timers in the same rounds: the wait may cost no more than a
-    // timer plus the goal's 20 ms (medians of five rounds).
+    // Under TCG even a bare 1 s timer costs Bun's JS thread 4-60 ms, in bursts (GC, JIT)
+    // that only ever add. So each wait is measured against bare 1 s timers in the same
+    // rounds, and the least of five rounds of each is compared: the wait may cost no more
+    // than a timer plus the goal's 20 ms. A wait that polled or spun would add hundreds.
     const results: string[] = [];
     for (const interrupts of [true, false]) {
       const q: DQ = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true, interrupts });
@@ -230,15 +231,16 @@ describe("the queue API on interrupts", () => {
           expect(m.wall).toBeGreaterThanOrEqual(999);
           waits.push(m);
         }
-        const wJs = median(waits.map((m) => m.js)), tJs = median(timers.map((m) => m.js));
-        const wAll = median(waits.map((m) => m.all));
+        const least = (xs: number[]) => Math.min(...xs);
+        const wJs = least(waits.map((m) => m.js)), tJs = least(timers.map((m) => m.js));
         results.push(
           `${interrupts ? "interrupt" : "polling"} wait ${waits.map(fmt).join(", ")} vs bare timer ${timers.map(fmt).join(", ")} ` +
-            `(ms CPU, JS thread/process; medians ${wJs.toFixed(1)} vs ${tJs.toFixed(1)} on the JS thread)`,
+            `(ms CPU, JS thread/process; least ${wJs.toFixed(1)} vs ${tJs.toFixed(1)}, medians ${median(waits.map((m) => m.js)).toFixed(1)} vs ` +
+            `${median(timers.map((m) => m.js)).toFixed(1)} on the JS thread)`,
         );
         if (interrupts) expect(wJs).toBeLessThan(tJs + 20);
         else expect(wJs).toBeLessThan(tJs + 250); // the fallback also yields the CPU
-        expect(wAll).toBeLessThan(500); // a spinning wait would take about 1,000 ms
+        expect(median(waits.map((m) => m.all))).toBeLessThan(500); // a spinning wait would take about 1,000 ms
       } finally {
         await q.release();
       }
