@@ -43,11 +43,15 @@ export { type Candidate, type Criteria, NoAcceleratorError, select, type SelectC
 
 // Pre-work, as root: mediated devices and device attributes.
 export {
+  type AsyncWriteOptions,
   createMdev,
+  createMdevAsync,
   type CreateMdevOptions,
   DISABLED_PRIORITY,
   disableDevice,
+  MDEV_WRITE_TIMEOUT_MS,
   removeMdev,
+  removeMdevAsync,
   type RootOptions,
   setPriority,
   setZone,
@@ -55,12 +59,16 @@ export {
 
 // The queue.
 export {
+  DEFAULT_BACKLOG,
+  DEFAULT_SPIN_US,
   Queue,
   QueueFullError,
   type QueueIdentity,
   QueueReleasedError,
-  QueueTimeoutError,
+  type QueueTuning,
   type QueueWaitOptions,
+  RUN_ID_BASE,
+  type RunRequest,
 } from "./src/queue/queue.ts";
 export { type InquiryStep, type QueueOptions, requestQueue } from "./src/queue/request.ts";
 export { type DeviceOpener, type DevicePort, type OpenOptions, probeIommuTypes, type QueueDmaOptions } from "./src/queue/port.ts";
@@ -88,7 +96,7 @@ export {
 } from "./src/sys/barrier.ts";
 
 // Errors.
-export { ClosedError, SyscallError, type SyscallContext } from "./src/sys/error.ts";
+export { ClosedError, SyscallError, type SyscallContext, TimeoutError } from "./src/sys/error.ts";
 export { SysfsError } from "./src/sysfs/errors.ts";
 export { VfioError } from "./src/vfio/errors.ts";
 

@@ -131,7 +131,7 @@ async function tsBench(uuid: string, verify: boolean): Promise<number> {
     if (failed > 0 || bad > 0) throw new Error(`${failed} requests failed, ${bad} came back wrong`);
     return N / secs;
   } finally {
-    q.release();
+    await q.release();
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * The Linux/glibc constants the system-call wrappers use: `<fcntl.h>`, `<sys/mman.h>`,
- * `<sys/eventfd.h>`, `<poll.h>`, `<sys/resource.h>`, `<unistd.h>`. Values are the
+ * `<sys/eventfd.h>`, `<poll.h>`, `<sys/epoll.h>`, `<sys/resource.h>`, `<unistd.h>`. Values are the
  * generic ones (x86-64, arm64, riscv64, s390x, powerpc); mips and sparc differ for a few,
  * and those are chosen by `process.arch`. Checked against the C headers of the machine by
  * `tests/unit/abi_layout.test.ts`.
@@ -61,6 +61,30 @@ export const POLLHUP = 0x10;
 /** poll(2): the fd is not open. */
 export const POLLNVAL = 0x20;
 
+/** epoll_create1(2): close on exec (same as O_CLOEXEC). */
+export const EPOLL_CLOEXEC: number = O_CLOEXEC;
+/** epoll_ctl(2): add an fd to the interest list. */
+export const EPOLL_CTL_ADD = 1;
+/** epoll_ctl(2): remove an fd from the interest list. */
+export const EPOLL_CTL_DEL = 2;
+/** epoll_ctl(2): change an fd's events (re-arms a one-shot fd). */
+export const EPOLL_CTL_MOD = 3;
+/** epoll event: data to read. */
+export const EPOLLIN = 0x1;
+/** epoll event: error condition. */
+export const EPOLLERR = 0x8;
+/** epoll event: hang up. */
+export const EPOLLHUP = 0x10;
+/** epoll event: report once, then disarm until EPOLL_CTL_MOD. */
+export const EPOLLONESHOT: number = 1 << 30;
+/**
+ * `struct epoll_event` is `{ uint32_t events; epoll_data_t data; }`, packed on x86 (12
+ * bytes, `data` at 4) and naturally aligned elsewhere (16 bytes, `data` at 8).
+ */
+export const EPOLL_EVENT_SIZE: number = arch === "x64" || arch === "ia32" ? 12 : 16;
+/** Offset of `data` (a u64) in `struct epoll_event`. */
+export const EPOLL_EVENT_DATA_OFFSET: number = arch === "x64" || arch === "ia32" ? 4 : 8;
+
 /** getrlimit(2): the locked-memory limit, which VFIO type1 charges pinned DMA pages to. */
 export const RLIMIT_MEMLOCK: number = MIPS ? 9 : 8;
 /** getrlimit(2): the open-files limit. */
@@ -91,6 +115,16 @@ export const LIBC_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
   POLLERR,
   POLLHUP,
   POLLNVAL,
+  EPOLL_CLOEXEC,
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
+  EPOLL_CTL_MOD,
+  EPOLLIN,
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLONESHOT,
+  EPOLL_EVENT_SIZE,
+  EPOLL_EVENT_DATA_OFFSET,
   RLIMIT_MEMLOCK,
   RLIMIT_NOFILE,
   _SC_PAGESIZE,

@@ -60,6 +60,24 @@ export interface UserDriver<H = unknown, Req = unknown, Cpl = unknown> {
    * queued. The hot path for requests encoded once and sent many times.
    */
   submitEncoded?(handle: H, words: Uint32Array, first: number, count: number): number;
+  /**
+   * Optional, with `arm`: the VFIO IRQ index whose interrupt signals completions. The
+   * queue routes it to an eventfd (VFIO_DEVICE_SET_IRQS) and sleeps on it when the ring is
+   * empty; a device without it is polled instead.
+   */
+  readonly completionIrq?: number;
+  /**
+   * Acknowledges the completion interrupt and arms it again, so that the next completion
+   * the queue has not reaped signals it. The queue calls it after a reap found the ring
+   * empty, then reaps once more before it sleeps: a completion that arrived in between is
+   * either reaped then or signalled, never lost.
+   */
+  arm?(handle: H): void;
+  /**
+   * Optional: stops the device from starting new work, first thing on release, before the
+   * queue resets the device (where it offers a reset), closes it and unmaps DMA.
+   */
+  quiesce?(handle: H): void;
   /** Forgets the queue; the mappings are unmapped by the queue afterwards. */
   close(handle: H): void;
 }
@@ -99,6 +117,13 @@ export function registerDriver(driver: UserDriver<any, any, any>): void {
   const encoded = [driver.descriptorWords !== undefined, typeof driver.encode === "function", typeof driver.submitEncoded === "function"];
   if (encoded.some((x) => x) && !encoded.every((x) => x)) {
     throw new TypeError(`Cannot register the driver for device_api "${api}": descriptorWords, encode() and submitEncoded() go together (it has only some)`);
+  }
+  if ((driver.completionIrq !== undefined) !== (typeof driver.arm === "function")) {
+    throw new TypeError(`Cannot register the driver for device_api "${api}": completionIrq and arm() go together (it has only one)`);
+  }
+  const irq = driver.completionIrq;
+  if (irq !== undefined && (!Number.isInteger(irq) || irq < 0)) {
+    throw new TypeError(`Cannot register the driver for device_api "${api}": completionIrq ${JSON.stringify(irq)} must be a VFIO IRQ index (a non-negative integer)`);
   }
   const dw = driver.descriptorWords;
   if (dw !== undefined && (!Number.isInteger(dw) || dw < 1)) {

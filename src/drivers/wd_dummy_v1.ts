@@ -66,6 +66,8 @@ export interface DummyHandle {
   readonly ring: Doorbell32;
   /** Whether `ring` is the `Atomics.store` backend, which the hot paths inline. */
   readonly ringInline: boolean;
+  /** The last value stored in IRQ_ARM (a new one arms the completion interrupt). */
+  irqArm: number;
   sqTail: number;
   /** The last SQ_HEAD read; the register is read again only when this leaves too little room. */
   sqHead: number;
@@ -80,6 +82,7 @@ const R_DOORBELL = L.WD_DUMMY_V1_REG_DOORBELL / 4;
 const R_CQ_HEAD = L.WD_DUMMY_V1_REG_CQ_HEAD / 4;
 const R_SQ_HEAD = L.WD_DUMMY_V1_REG_SQ_HEAD / 4;
 const R_CQ_TAIL = L.WD_DUMMY_V1_REG_CQ_TAIL / 4;
+const R_IRQ_ARM = L.WD_DUMMY_V1_REG_IRQ_ARM / 4;
 const TWO32 = 2 ** 32;
 
 function u64(what: string, v: bigint | number | undefined): number {
@@ -159,6 +162,7 @@ function open(ctx: DriverContext): DummyHandle {
     ringInline: ring.backend === "js",
     // Start where the device is: after a reclaim both are 0; they are what the last
     // user of this mediated device stored.
+    irqArm: Atomics.load(regs, R_IRQ_ARM),
     sqTail: Atomics.load(regs, R_DOORBELL),
     sqHead: Atomics.load(regs, R_SQ_HEAD),
     cqHead: Atomics.load(regs, R_CQ_HEAD),
@@ -345,6 +349,19 @@ function poll(h: DummyHandle, max: number): DummyCompletion[] {
 }
 
 /**
+ * Arms the completion interrupt once: a new value in IRQ_ARM (PROTOCOL.md, "Completion
+ * interrupt"). Barrier: Atomics.store is sequentially consistent, a full fence on x86-64
+ * (xchg) and arm64 (stlr, then the next ldar cannot pass it): the IRQ_ARM store is ordered
+ * before the queue's next CQ_TAIL load, which pairs with the device's CQ_TAIL store, full
+ * barrier, IRQ_ARM load. Either the queue's re-check sees the completion or the device
+ * sees the arming.
+ */
+function arm(h: DummyHandle): void {
+  h.irqArm = (h.irqArm + 1) >>> 0;
+  Atomics.store(h.regs, R_IRQ_ARM, h.irqArm);
+}
+
+/**
  * The `wd_dummy_v1` driver object, registered by default.
  *
  * @example
@@ -361,6 +378,8 @@ export const wdDummyV1Driver: UserDriver<DummyHandle, DummyRequest, DummyComplet
   encode,
   submitEncoded,
   poll,
+  completionIrq: L.WD_DUMMY_V1_IRQ_CQ,
+  arm,
   close(_h: DummyHandle): void {
     // Nothing of its own: the queue unmaps the regions after this returns.
   },

@@ -18,6 +18,10 @@ export const WD_DUMMY_V1_NUM_REGIONS = 2;
 export const WD_DUMMY_V1_REGION_SHIFT = 40;
 /** Size of the control region in bytes (one 4 KiB page). */
 export const WD_DUMMY_V1_CTRL_SIZE = 4096;
+/** IRQ index of the completion interrupt (VFIO_DEVICE_SET_IRQS `index`). */
+export const WD_DUMMY_V1_IRQ_CQ = 0;
+/** Number of IRQ indexes VFIO_DEVICE_GET_INFO reports (one vector each). */
+export const WD_DUMMY_V1_NUM_IRQS = 1;
 /** ro: WD_DUMMY_V1_MAGIC. */
 export const WD_DUMMY_V1_REG_MAGIC = 0x000;
 /** ro: WD_DUMMY_V1_VERSION. */
@@ -38,6 +42,8 @@ export const WD_DUMMY_V1_REG_ALGO_OP = 0x01c;
 export const WD_DUMMY_V1_REG_DOORBELL = 0x040;
 /** wo by user: completion-ring head (free-running count of completions consumed). */
 export const WD_DUMMY_V1_REG_CQ_HEAD = 0x044;
+/** wo by user: store a value other than the last one to arm the completion interrupt once. */
+export const WD_DUMMY_V1_REG_IRQ_ARM = 0x048;
 /** ro: request-ring head (free-running count of requests consumed). */
 export const WD_DUMMY_V1_REG_SQ_HEAD = 0x080;
 /** ro: completion-ring tail (free-running count of completions written). */

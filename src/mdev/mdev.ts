@@ -7,6 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { Worker } from "node:worker_threads";
 import { v4 as uuidv4 } from "uuid";
 import { classDirOf, DEFAULT_SYSFS_ROOT } from "../sysfs/enumerate.ts";
 import { describeCode, errnoCode, SysfsError } from "../sysfs/errors.ts";
@@ -24,6 +25,15 @@ export interface CreateMdevOptions extends RootOptions {
   /** The UUID to create; a random v4 UUID by default. */
   readonly uuid?: string;
 }
+
+/** Options of the off-thread writers ({@link createMdevAsync}, {@link removeMdevAsync}). */
+export interface AsyncWriteOptions {
+  /** Milliseconds to wait for the kernel before rejecting (default {@link MDEV_WRITE_TIMEOUT_MS}). */
+  readonly timeout?: number;
+}
+
+/** How long the off-thread writers wait for the kernel by default. */
+export const MDEV_WRITE_TIMEOUT_MS = 10_000;
 
 /** The priority written by {@link disableDevice}: the first value above the range. */
 export const DISABLED_PRIORITY = PRIORITY_MAX + 1;
@@ -95,7 +105,10 @@ function kindName(st: fs.Stats): string {
  * Opened non-blocking and without following a final link, so a FIFO or a link planted
  * after the check still cannot hang the command or redirect the write.
  */
-function writeAttribute(file: string, value: string, where: { readonly action: string; readonly root: string }): void {
+/** What a write is for (its messages) and the root it must stay inside. */
+type WriteWhere = { readonly action: string; readonly root: string };
+
+function writeAttribute(file: string, value: string, where: WriteWhere): void {
   const { action, root } = where;
   checkTarget(file, root, action);
   let fd: number;
@@ -119,6 +132,78 @@ function writeAttribute(file: string, value: string, where: { readonly action: s
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * The body of the worker thread that makes one sysfs write: open, one write(2), close. It
+ * is plain CommonJS evaluated by `node:worker_threads` (Bun, Deno and Node run it alike).
+ */
+const WRITE_WORKER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const fs = require("node:fs");
+const c = fs.constants;
+let fd;
+try {
+  fd = fs.openSync(workerData.file, c.O_WRONLY | c.O_TRUNC | c.O_NONBLOCK | c.O_NOFOLLOW);
+  if (!fs.fstatSync(fd).isFile()) {
+    parentPort.postMessage({ notFile: true });
+  } else {
+    const bytes = new TextEncoder().encode(workerData.value);
+    parentPort.postMessage({ n: fs.writeSync(fd, bytes, 0, bytes.length, null), want: bytes.length });
+  }
+} catch (e) {
+  parentPort.postMessage({ code: e && e.code, message: String(e && e.message) });
+} finally {
+  if (fd !== undefined) try { fs.closeSync(fd); } catch {}
+}`;
+
+/**
+ * Writes one attribute on a worker thread, so a write the kernel holds (removing a
+ * mediated device another process has open waits until it is closed) never stops the
+ * event loop. After `timeout` it rejects with `ETIMEDOUT` and `onTimeout`'s message; the
+ * worker stays blocked in the kernel until the write returns (nothing can cancel it), is
+ * unref'd so it does not keep the process alive, and ends by itself then.
+ */
+function writeAttributeOffThread(file: string, value: string, where: WriteWhere, timeout: number, onTimeout: string): Promise<void> {
+  const { action } = where;
+  if (!(typeof timeout === "number" && timeout > 0)) {
+    return Promise.reject(new RangeError(`Cannot ${action} with timeout ${JSON.stringify(timeout)}: it must be a positive number of milliseconds`));
+  }
+  try {
+    checkTarget(file, where.root, action); // the same rules as the synchronous write
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return new Promise<void>((resolve, reject) => {
+    const worker = new Worker(WRITE_WORKER, { eval: true, workerData: { file, value } });
+    let done = false;
+    const finish = (e?: unknown): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (e === undefined) resolve();
+      else reject(e);
+    };
+    const timer = setTimeout(() => {
+      worker.unref();
+      finish(new SysfsError(`Cannot ${action}: no answer from the kernel in ${timeout} ms: ${onTimeout}`, { code: "ETIMEDOUT", path: file }));
+    }, timeout);
+    worker.once("message", (m: { n?: number; want?: number; code?: string; message?: string; notFile?: boolean }) => {
+      if (m.notFile) {
+        return finish(new SysfsError(`Cannot ${action}: ${file} is not a regular file; a sysfs attribute must be one`, { code: "EINVAL", path: file }));
+      }
+      if (m.code !== undefined || m.message !== undefined) {
+        // The worker's error, as the errno-shaped value writeError reads.
+        return finish(writeError({ code: m.code, message: m.message ?? "write failed" }, file, action));
+      }
+      if (m.n !== m.want) {
+        return finish(new SysfsError(`Cannot ${action}: short write to ${file} (${m.n} of ${m.want} bytes)`, { code: "EIO", path: file }));
+      }
+      finish();
+    });
+    worker.once("error", (e) => finish(writeError(e, file, action)));
+    worker.once("exit", (code) => finish(new SysfsError(`Cannot ${action}: the writer thread exited (${code}) without an answer`, { code: "EIO", path: file })));
+  });
 }
 
 function writeError(e: unknown, file: string, action: string): SysfsError {
@@ -180,6 +265,30 @@ function deviceDir(root: string, device: string): string {
  * ```
  */
 export function createMdev(device: string, type: string, options: CreateMdevOptions = {}): string {
+  const { file, uuid, where } = prepareCreate(device, type, options);
+  writeAttribute(file, uuid, where);
+  return uuid;
+}
+
+/**
+ * {@link createMdev} with the write on a worker thread and a timeout, so the event loop
+ * never waits for the kernel. The checks before the write are the same and synchronous.
+ *
+ * @throws {TypeError} when the device, type or UUID is malformed.
+ * @throws {SysfsError} as {@link createMdev}, and `ETIMEDOUT` when the kernel does not
+ *   answer within `timeout`.
+ * @example
+ * ```ts
+ * const uuid = await createMdevAsync("acc0", "wd_dummy-copy", { timeout: 5000 });
+ * ```
+ */
+export async function createMdevAsync(device: string, type: string, options: CreateMdevOptions & AsyncWriteOptions = {}): Promise<string> {
+  const { file, uuid, where } = prepareCreate(device, type, options);
+  await writeAttributeOffThread(file, uuid, where, options.timeout ?? MDEV_WRITE_TIMEOUT_MS, "the mediated-device core did not finish the creation");
+  return uuid;
+}
+
+function prepareCreate(device: string, type: string, options: CreateMdevOptions): { file: string; uuid: string; where: WriteWhere } {
   const root = options.root ?? DEFAULT_SYSFS_ROOT;
   const uuid = options.uuid ?? uuidv4();
   if (typeof uuid !== "string" || !isUuid(uuid)) {
@@ -205,8 +314,7 @@ export function createMdev(device: string, type: string, options: CreateMdevOpti
       path: avail,
     });
   }
-  writeAttribute(path.join(typeDir, "create"), uuid.toLowerCase(), { action, root });
-  return uuid.toLowerCase();
+  return { file: path.join(typeDir, "create"), uuid: uuid.toLowerCase(), where: { action, root } };
 }
 
 /**
@@ -223,6 +331,36 @@ export function createMdev(device: string, type: string, options: CreateMdevOpti
  * ```
  */
 export function removeMdev(uuid: string, options: RootOptions = {}): void {
+  const { file, where } = prepareRemove(uuid, options);
+  writeAttribute(file, "1", where);
+}
+
+/**
+ * {@link removeMdev} with the write on a worker thread and a timeout. The kernel holds a
+ * removal while another process has the mediated device open (and asks that process to
+ * close it); this rejects after `timeout` instead of stopping the event loop. The kernel
+ * cannot be told to give up: the removal then completes when the holder closes it.
+ *
+ * @throws {TypeError} when the UUID is malformed.
+ * @throws {SysfsError} as {@link removeMdev}, and `ETIMEDOUT` (naming the device and
+ *   saying another process holds it) when the kernel does not finish within `timeout`.
+ * @example
+ * ```ts
+ * await removeMdevAsync("83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", { timeout: 5000 });
+ * ```
+ */
+export async function removeMdevAsync(uuid: string, options: RootOptions & AsyncWriteOptions = {}): Promise<void> {
+  const { file, where } = prepareRemove(uuid, options);
+  await writeAttributeOffThread(
+    file,
+    "1",
+    where,
+    options.timeout ?? MDEV_WRITE_TIMEOUT_MS,
+    `another process holds mediated device ${uuid.toLowerCase()} open; the kernel removes it once that process closes it`,
+  );
+}
+
+function prepareRemove(uuid: string, options: RootOptions): { file: string; where: WriteWhere } {
   if (typeof uuid !== "string" || !isUuid(uuid)) {
     throw new TypeError(`Cannot remove mediated device ${JSON.stringify(uuid)}: it is not a UUID`);
   }
@@ -234,7 +372,7 @@ export function removeMdev(uuid: string, options: RootOptions = {}): void {
       path: dir,
     });
   }
-  writeAttribute(path.join(dir, "remove"), "1", { action: `remove mediated device ${uuid}`, root });
+  return { file: path.join(dir, "remove"), where: { action: `remove mediated device ${uuid}`, root } };
 }
 
 /**

@@ -6,6 +6,7 @@
  * @module
  */
 import { VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from "../abi/vfio.ts";
+import type { EventFd } from "../sys/eventfd.ts";
 import type { MappedMemory } from "../sys/mman.ts";
 import { Container, type ContainerOptions } from "../vfio/container.ts";
 import type { DmaBuffer } from "../vfio/dma.ts";
@@ -20,11 +21,21 @@ export interface QueueDmaOptions {
 export interface DevicePort {
   /** The number of regions. */
   readonly regionCount: number;
-  /** Maps a whole region; the mapping is closed by `close()` at the latest. */
+  /** Maps a whole region; the mapping is closed with the device at the latest. */
   mapRegion(index: number): MappedMemory;
   /** Allocates memory mapped for the device's DMA. */
   allocDma(size: number, options?: QueueDmaOptions): DmaBuffer;
-  /** Closes mappings, DMA, device, group and container, in that order. */
+  /**
+   * Routes vector 0 of IRQ index `index` to a new eventfd and returns it; the eventfd is
+   * detached and closed with the device. Absent, or throwing, when the device has no such
+   * interrupt (the queue then polls).
+   */
+  interrupt?(index: number): EventFd;
+  /** Stops the device where it can be stopped (VFIO_DEVICE_RESET when offered); a no-op otherwise. */
+  reset(): void;
+  /** Closes the device: its mappings, its interrupts, then its fd. Nothing of the device runs after. */
+  closeDevice(): void;
+  /** Unmaps the DMA still mapped, then closes the group and the container. */
   close(): void;
 }
 
@@ -76,8 +87,9 @@ export function probeIommuTypes(devRoot: string): number[] | undefined {
 
 /**
  * The opener through VFIO: one container per queue, so each queue tears down on its own.
- * `Container.close()` already closes in the right order: devices (with their region
- * mappings), then DMA, then groups, then its own fd.
+ * The queue closes the device first (`closeDevice`), then its DMA buffers, then calls
+ * `close`: `Container.close()` then finds the device closed and unmaps what is left before
+ * it closes the group and itself.
  */
 export const vfioOpener: DeviceOpener = (uuid, options) => {
   const container = Container.open(containerOptionsFor(options));
@@ -87,6 +99,15 @@ export const vfioOpener: DeviceOpener = (uuid, options) => {
       regionCount: device.info.numRegions,
       mapRegion: (index: number): MappedMemory => device.region(index).map(),
       allocDma: (size, o) => container.allocDma(size, o?.addressBits === undefined ? {} : { addressBits: o.addressBits }),
+      interrupt: (index: number): EventFd => {
+        const irq = device.irq(index);
+        irq.enable();
+        return irq.eventfds[0]!;
+      },
+      reset: (): void => {
+        if (device.canReset) device.reset();
+      },
+      closeDevice: (): void => device.close(),
       close: (): void => container.close(),
     };
   } catch (e) {

@@ -6,12 +6,12 @@
  */
 import { findDriver, registeredDeviceApis, type UserDriver } from "../drivers/registry.ts";
 import { errorCode } from "../sys/errno.ts";
-import { createMdev, removeMdev } from "../mdev/mdev.ts";
+import { createMdevAsync, removeMdevAsync } from "../mdev/mdev.ts";
 import { type Candidate, type Criteria, NoAcceleratorError, select, type Selection } from "../select/select.ts";
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
 import type { Accelerator, AcceleratorType } from "../sysfs/model.ts";
 import { type DeviceOpener, probeIommuTypes, vfioOpener } from "./port.ts";
-import { Queue } from "./queue.ts";
+import { Queue, type QueueTuning } from "./queue.ts";
 
 /** One step of the inquiry, for a debug callback (the library itself never prints). */
 export type InquiryStep =
@@ -23,7 +23,7 @@ export type InquiryStep =
   | { readonly step: "opened"; readonly device: string; readonly type: string; readonly mdev: string; readonly deviceApi: string };
 
 /** What {@link requestQueue} is asked for: the selection criteria plus where and how. */
-export interface QueueOptions extends Criteria {
+export interface QueueOptions extends Criteria, QueueTuning {
   /** The sysfs root; `/sys` by default. */
   readonly root?: string;
   /** Where `vfio/` device nodes are; `/dev` by default. */
@@ -40,6 +40,11 @@ export interface QueueOptions extends Criteria {
    * `wdev/iommu` is rejected, and each container is set to the type its device declares.
    */
   readonly iommuTypes?: readonly number[];
+  /**
+   * Milliseconds to wait for the kernel to create or remove a mediated device (the writes
+   * run off the main thread); `MDEV_WRITE_TIMEOUT_MS` by default.
+   */
+  readonly mdevTimeout?: number;
   /** @internal Opens a mediated device; VFIO by default (tests pass a stand-in). */
   readonly opener?: DeviceOpener;
 }
@@ -51,6 +56,9 @@ function reasonOf(e: unknown): string {
 
 /**
  * Finds, opens and returns a queue for an algorithm: the spec's inquiry from end to end.
+ *
+ * Nothing in it blocks the event loop longer than a syscall the kernel answers at once:
+ * creating a mediated device runs on a worker thread with a timeout (`mdevTimeout`).
  *
  * Candidates are tried in the order `select` ranks them. For each, every existing
  * mediated device is tried; one whose VFIO group is busy (EBUSY: another process holds
@@ -71,7 +79,6 @@ function reasonOf(e: unknown): string {
  * console.log(q.device, q.mdev);
  * ```
  */
-// deno-lint-ignore require-await
 export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueOptions): Promise<Queue<Req, Cpl>> {
   const root = options.root ?? DEFAULT_SYSFS_ROOT;
   const devRoot = options.devRoot ?? "/dev";
@@ -101,13 +108,13 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
     const busy: string[] = [];
     const identity = { device: device.id, type: type.type, alg: options.alg, deviceApi: type.deviceApi as string };
     for (const mdev of type.mdevs) {
-      const q = tryOpen(mdev, false);
+      const q = await tryOpen(mdev, false);
       if (q !== undefined) return q;
     }
     if (options.allowCreate && (type.availableInstances ?? 0) > 0) {
       let uuid: string;
       try {
-        uuid = createMdev(device.id, type.type, { root });
+        uuid = await createMdevAsync(device.id, type.type, { root, timeout: options.mdevTimeout });
       } catch (e) {
         failures.push(e);
         const reason = `creating a mediated device failed: ${reasonOf(e)}`;
@@ -116,14 +123,15 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
         continue;
       }
       step({ step: "created", device: device.id, type: type.type, mdev: uuid });
-      const q = tryOpen(uuid, true);
+      options.signal?.throwIfAborted();
+      const q = await tryOpen(uuid, true);
       if (q !== undefined) return q;
     } else if (busy.length > 0 && options.allowCreate) {
       busy.push("no capacity to create another (available_instances is 0)");
     }
     outcome.set(key(device, type), busy.join("; ") || "no mediated device could be opened");
 
-    function tryOpen(mdev: string, created: boolean): Queue<Req, Cpl> | undefined {
+    async function tryOpen(mdev: string, created: boolean): Promise<Queue<Req, Cpl> | undefined> {
       let port;
       try {
         port = opener(mdev, { root, devRoot, iommuType: device.iommu ?? undefined, allowNoIommu: options.allowNoIommu === true });
@@ -134,14 +142,15 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
           : `mediated device ${mdev} could not be opened: ${reasonOf(e)}`;
         step({ step: "busy", device: device.id, type: type.type, mdev, reason });
         busy.push(reason);
-        if (created) removeQuietly(mdev);
+        if (created) await removeQuietly(mdev);
         return undefined;
       }
       try {
         const q = new Queue<Req, Cpl>({ ...identity, mdev, created }, {
           driver: drv,
           port,
-          onRelease: created && options.removeCreated !== false ? () => removeMdev(mdev, { root }) : undefined,
+          onRelease: created && options.removeCreated !== false ? () => removeMdevAsync(mdev, { root, timeout: options.mdevTimeout }) : undefined,
+          tuning: options,
         });
         step({ step: "opened", device: device.id, type: type.type, mdev, deviceApi: identity.deviceApi });
         return q;
@@ -149,16 +158,17 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
         failures.push(e);
         // The driver refused the device: close what was opened and say why.
         try {
+          port.closeDevice();
           port.close();
         } catch { /* the driver's refusal is the one to report */ }
-        if (created) removeQuietly(mdev);
+        if (created) await removeQuietly(mdev);
         busy.push(`the ${identity.deviceApi} driver refused ${mdev}: ${reasonOf(e)}`);
         return undefined;
       }
     }
-    function removeQuietly(mdev: string): void {
+    async function removeQuietly(mdev: string): Promise<void> {
       try {
-        removeMdev(mdev, { root });
+        await removeMdevAsync(mdev, { root, timeout: options.mdevTimeout });
       } catch { /* best effort: the mdev stays as a free one for a later request */ }
     }
   }

@@ -30,16 +30,6 @@ const lib = loadLibc();
 /** 32-bit ABIs need the explicit 64-bit-offset entry points; on 64-bit they are the same. */
 const LFS = koffi.sizeof("void *") === 4 ? "64" : "";
 
-/** `struct pollfd` (anonymous: koffi type names are process-global). */
-const pollfd = koffi.struct({ fd: "int", events: "short", revents: "short" });
-
-/** One `struct pollfd`, as koffi marshals it. */
-export interface PollFd {
-  fd: number;
-  events: number;
-  revents: number;
-}
-
 /** The libc functions this library calls, with JS-side types. */
 export interface Libc {
   /** `int open(const char *pathname, int flags, mode_t mode)` (variadic in C; mode always passed). */
@@ -66,10 +56,16 @@ export interface Libc {
   munmap(addr: bigint, length: number): number;
   /** `int eventfd(unsigned int initval, int flags)` */
   eventfd(initval: number, flags: number): number;
-  /** `int poll(struct pollfd *fds, nfds_t nfds, int timeout)` */
-  poll(fds: PollFd[], nfds: number, timeout: number): number;
-  /** `poll` on koffi's worker pool; the callback runs on the JS thread, errno readable there. */
-  pollAsync(fds: PollFd[], nfds: number, timeout: number, done: (err: unknown, result: number) => void): void;
+  /** `int epoll_create1(int flags)` */
+  epoll_create1(flags: number): number;
+  /** `int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)` (event laid out by hand) */
+  epoll_ctl(epfd: number, op: number, fd: number, event: Uint8Array | null): number;
+  /**
+   * `int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)` on
+   * koffi's worker pool. `events` is the address of mmap'd memory: the worker thread writes
+   * it after this call has returned, so a JS-heap array (which may move) must never be used.
+   */
+  epoll_waitAsync(epfd: number, events: bigint, maxevents: number, timeout: number, done: (err: unknown, result: number) => void): void;
   /** `int memfd_create(const char *name, unsigned int flags)` */
   memfd_create(name: string, flags: number): number;
   /** `int ftruncate(int fd, off_t length)` */
@@ -82,7 +78,7 @@ export interface Libc {
   strerror(errnum: number): string;
 }
 
-const pollFn = lib.func("poll", "int", [koffi.inout(koffi.pointer(pollfd)), "unsigned long", "int"]);
+const epollWaitFn = lib.func("int epoll_wait(int epfd, void *events, int maxevents, int timeout)");
 
 /** The bindings. */
 export const libc: Libc = {
@@ -98,8 +94,9 @@ export const libc: Libc = {
   mmap: lib.func(`void *mmap${LFS}(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)`),
   munmap: lib.func("int munmap(void *addr, size_t length)"),
   eventfd: lib.func("int eventfd(unsigned int initval, int flags)"),
-  poll: pollFn,
-  pollAsync: pollFn.async,
+  epoll_create1: lib.func("int epoll_create1(int flags)"),
+  epoll_ctl: lib.func("int epoll_ctl(int epfd, int op, int fd, void *event)"),
+  epoll_waitAsync: epollWaitFn.async,
   memfd_create: lib.func("int memfd_create(const char *name, unsigned int flags)"),
   ftruncate: lib.func(`int ftruncate${LFS}(int fd, int64_t length)`),
   getrlimit: lib.func("int getrlimit(int resource, void *rlim)"),

@@ -153,3 +153,29 @@ export function closeAll(what: string, steps: readonly (() => void)[]): void {
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) throw new AggregateError(errors, `Cannot close ${what} cleanly: ${errors.length} steps failed`);
 }
+
+/**
+ * A wait that gave up after its timeout. `code` is `"ETIMEDOUT"`, like a timed-out socket,
+ * so `err.code === "ETIMEDOUT"` works for every wait of this library.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await efd.wait({ timeout: 100 });
+ * } catch (e) {
+ *   if (e instanceof TimeoutError) console.log(e.code); // "ETIMEDOUT"
+ * }
+ * ```
+ */
+export class TimeoutError extends Error {
+  /** Always `"ETIMEDOUT"`. */
+  readonly code: "ETIMEDOUT" = "ETIMEDOUT";
+  /** The timeout that passed, in milliseconds. */
+  readonly timeout: number;
+
+  constructor(what: string, timeout: number) {
+    super(`Cannot ${what}: timed out after ${timeout} ms`);
+    this.name = "TimeoutError";
+    this.timeout = timeout;
+  }
+}

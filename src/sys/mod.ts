@@ -7,6 +7,8 @@
  * - `MappedMemory` is a mapping with checked 8/16/32/64-bit accessors and typed-array views
  *   that are invalidated when it is closed.
  * - `EventFd` is an eventfd with an awaitable `wait({ timeout, signal })`.
+ * - `reactor()` is the process's one epoll reactor, where every wait of the library sleeps
+ *   (one koffi async call at most, whatever the number of waits).
  * - `_IO`/`_IOR`/`_IOW`/`_IOWR` compute ioctl numbers for the machine's architecture.
  *
  * @example
@@ -22,11 +24,12 @@
  * @module
  */
 
-export { SyscallError, ClosedError, closeAll, type SyscallContext } from "./error.ts";
+export { SyscallError, ClosedError, TimeoutError, closeAll, type SyscallContext } from "./error.ts";
 export { errnoName, errnoValue, errorCode } from "./errno.ts";
 export { Fd, ioctl, type CallContext, type IoctlArg, type IoctlTarget } from "./fd.ts";
 export { MappedMemory, mmap, munmap, pageSize, roundUpToPage, memfdCreate, ftruncate, type MapFileOptions } from "./mman.ts";
 export { EventFd, type WaitOptions } from "./eventfd.ts";
+export { reactor, Reactor, type ReactorStats, type ReadyOptions } from "./reactor.ts";
 export { getrlimit, memlockStatus, type ResourceLimit, type MemlockStatus } from "./resource.ts";
 export {
   _IO,

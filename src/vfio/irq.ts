@@ -176,7 +176,7 @@ export class Irq {
    * @param options `vector`, `timeout` (ms), `signal`.
    * @returns The number of interrupts since the last wait (≥ 1).
    * @throws {RangeError} When the vector is not enabled.
-   * @throws {DOMException} `TimeoutError`, or the abort reason.
+   * @throws {TimeoutError} `ETIMEDOUT` after `timeout`; the signal's reason when aborted.
    * @throws {ClosedError} When closed before or during the wait.
    * @example
    * ```ts

@@ -70,7 +70,7 @@ describe("requestQueue on the dummy accelerator", () => {
       expect(await q.wait({ timeout: 10_000 })).toMatchObject({ id: 1, status: 0, result: 8192 });
       expect(Buffer.compare(dst.bytes(), src.bytes())).toBe(0);
     } finally {
-      q.release();
+      await q.release();
     }
     expect(allMdevs()).toEqual([]);
 
@@ -84,7 +84,7 @@ describe("requestQueue on the dummy accelerator", () => {
       expect(done).toMatchObject({ id: 9, status: 0, result: 0x414fa339 });
       expect(crc32(data)).toBe(0x414fa339);
     } finally {
-      c.release();
+      await c.release();
     }
   });
 
@@ -119,7 +119,7 @@ describe("requestQueue on the dummy accelerator", () => {
       expect(bad).toBe(0);
       expect(counter(q.mdev, "requests")).toBeGreaterThanOrEqual(TOTAL);
     } finally {
-      q.release();
+      await q.release();
     }
   }, 120_000);
 
@@ -164,7 +164,7 @@ describe("requestQueue on the dummy accelerator", () => {
       expect(q.sendEncoded(raw)).toBe(3);
       expect((await drain(q, 3)).map((c) => [c.id, c.statusName])).toEqual([[1, "bad-field"], [2, "bad-opcode"], [3, "bad-iova"]]);
     } finally {
-      q.release();
+      await q.release();
     }
     expect(dmesgProblems()).toEqual([]);
   }, 120_000);
@@ -197,7 +197,7 @@ describe("requestQueue on the dummy accelerator", () => {
       ]);
       expect(counter(q.mdev, "errors")).toBeGreaterThanOrEqual(7);
     } finally {
-      q.release();
+      await q.release();
     }
     expect(dmesgProblems()).toEqual([]);
   });
@@ -208,7 +208,7 @@ describe("requestQueue on the dummy accelerator", () => {
     const fds = () => readdirSync("/proc/self/fd").length;
     const maps = () => readFileSync("/proc/self/maps", "utf8").split("\n").length;
     const warm = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy" });
-    warm.release();
+    await warm.release();
     const [fd0, map0] = [fds(), maps()];
     for (let i = 0; i < 100; i++) {
       const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy" });
@@ -216,7 +216,7 @@ describe("requestQueue on the dummy accelerator", () => {
       const b = q.alloc(4096);
       q.send({ op: "copy", id: i, src: b.iova, dst: b.iova + 2048n, len: 100 });
       expect((await q.wait({ timeout: 10_000 })).status).toBe(0);
-      q.release();
+      await q.release();
     }
     expect([fds(), maps()]).toEqual([fd0, map0]);
     removeMdev(uuid);
@@ -231,7 +231,7 @@ describe("requestQueue on the dummy accelerator", () => {
       setPriority("wd_dummy2", -10);
       const q = await requestQueue({ alg: "copy" });
       expect([q.device, q.mdev]).toEqual(["wd_dummy2", b]);
-      q.release();
+      await q.release();
       expect(attr("/sys/class/warpdrive/wd_dummy2/wdev/priority")).toBe("-10");
     } finally {
       setPriority("wd_dummy2", 0);
@@ -278,7 +278,7 @@ describe("requestQueue on the dummy accelerator", () => {
         const q = await wd.requestQueue({ alg: "copy" });
         console.log("got " + q.mdev);
         await new Promise((r) => setTimeout(r, 3000));
-        q.release();
+        await q.release();
       } catch (e) { console.log("none " + JSON.stringify(e.message)); }`);
     const a = start(process.execPath, [file]);
     const b = start(process.execPath, [file]);
@@ -317,7 +317,7 @@ describe("requestQueue on the dummy accelerator", () => {
       expect(await q.wait({ timeout: 10_000 })).toMatchObject({ id: 77, status: 0, sqIndex: 0 });
       expect([...b.bytes(2048, 64)].every((x) => x === 7)).toBe(true);
     } finally {
-      q.release();
+      await q.release();
     }
     removeMdev(uuid);
     expect(dmesgProblems()).toEqual([]);

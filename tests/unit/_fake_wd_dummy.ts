@@ -4,6 +4,7 @@
  * the kernel module does (see scripts/rig/kmod/PROTOCOL.md), with DMA through a table of
  * IOVA → buffer. The kernel module itself is tested in the rig.
  */
+import type { EventFd } from "../../src/sys/eventfd.ts";
 import { MappedMemory } from "../../src/sys/mman.ts";
 import * as L from "../../src/drivers/wd_dummy_v1_layout.ts";
 import type { DriverContext } from "../../src/drivers/registry.ts";
@@ -108,7 +109,27 @@ export class FakeDummyDevice {
       n++;
     }
     this.processed += n;
+    this.checkIrq();
     return n;
+  }
+
+  /** The completion interrupt's eventfd, once the queue attached one. */
+  irq: EventFd | undefined;
+  /** Signals sent on `irq`. */
+  irqs = 0;
+  #armSeen = 0;
+
+  /** The module's wd_irq_check: fire once per arming when a completion is unconsumed. */
+  checkIrq(): void {
+    const c = this.ctrl;
+    const arm = c.read32(L.WD_DUMMY_V1_REG_IRQ_ARM);
+    if (arm === this.#armSeen) return;
+    if (c.read32(L.WD_DUMMY_V1_REG_CQ_HEAD) === c.read32(L.WD_DUMMY_V1_REG_CQ_TAIL)) return;
+    this.#armSeen = arm;
+    if (this.irq !== undefined && !this.irq.closed) {
+      this.irq.signal();
+      this.irqs++;
+    }
   }
 
   close(): void {

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createMdev, disableDevice, removeMdev, setPriority, setZone } from "../../src/mdev/mdev.ts";
+import { spawnSync } from "node:child_process";
+import { createMdev, createMdevAsync, disableDevice, removeMdev, removeMdevAsync, setPriority, setZone } from "../../src/mdev/mdev.ts";
 import { SysfsError } from "../../src/sysfs/errors.ts";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
 import { isUuid } from "../../src/sysfs/parse.ts";
@@ -127,5 +128,50 @@ describe("priority and zone", () => {
     const e = thrown(() => setPriority("acc0", 1, { root: tree.root })) as SysfsError;
     expect(e.code).toBe("ENOENT");
     expect(fs.existsSync(wdev(tree.root, "acc0", "priority"))).toBe(false);
+  });
+});
+
+describe("createMdevAsync and removeMdevAsync", () => {
+  test("write off the main thread, with the same checks and results as the blocking ones", async () => {
+    using tree = makeSysfs({ devices: [{ id: "acc0", types: [{ name: "copy", availableInstances: 1 }] }] });
+    const uuid = await createMdevAsync("acc0", "wd_dummy-copy", { root: tree.root });
+    expect(isUuid(uuid)).toBe(true);
+    const create = path.join(tree.root, "class", "warpdrive", "acc0", "mdev_supported_types", "wd_dummy-copy", "create");
+    expect(fs.readFileSync(create, "utf8")).toBe(uuid);
+    await expect(createMdevAsync("acc0", "nope", { root: tree.root })).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(createMdevAsync("acc0", "wd_dummy-copy", { root: tree.root, timeout: 0 })).rejects.toBeInstanceOf(RangeError);
+    const dir = path.join(tree.root, "bus", "mdev", "devices", uuid);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "remove"), "");
+    await removeMdevAsync(uuid, { root: tree.root });
+    expect(fs.readFileSync(path.join(dir, "remove"), "utf8")).toBe("1");
+    await expect(removeMdevAsync("not-a-uuid", { root: tree.root })).rejects.toBeInstanceOf(TypeError);
+  });
+
+  // A write the kernel holds (removing an mdev another process has open) is the kernel
+  // tier's to show (queue_data_path: the removal times out naming the device while timers
+  // keep running); a FIFO cannot stand in for it here, since writes refuse anything but a
+  // regular file.
+  test("the off-thread write follows the blocking one's rules: a FIFO or a link is refused at once, naming the file", async () => {
+    using tree = makeSysfs({ devices: [{ id: "acc0", types: [{ name: "copy" }] }] });
+    const uuid = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    const dir = path.join(tree.root, "bus", "mdev", "devices", uuid);
+    fs.mkdirSync(dir, { recursive: true });
+    const fifo = path.join(dir, "remove");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    // Refused before any write: a hang would leave it to the 60 s timeout, past the test's own.
+    const err = await removeMdevAsync(uuid, { root: tree.root, timeout: 60_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SysfsError);
+    expect((err as Error).message).toContain(`${fifo} is not a regular file (a FIFO)`);
+    fs.rmSync(fifo);
+    const outside = path.join(tree.root, "..", `outside-${process.pid}`);
+    fs.writeFileSync(outside, "precious");
+    try {
+      fs.symlinkSync(outside, fifo);
+      await expect(removeMdevAsync(uuid, { root: tree.root })).rejects.toBeInstanceOf(SysfsError);
+      expect(fs.readFileSync(outside, "utf8")).toBe("precious");
+    } finally {
+      fs.rmSync(outside, { force: true });
+    }
   });
 });

@@ -1,13 +1,18 @@
 import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import process from "node:process";
 import type { DummyCompletion, DummyRequest } from "../../src/drivers/wd_dummy_v1.ts";
 import * as L from "../../src/drivers/wd_dummy_v1_layout.ts";
 import type { DeviceOpener, DevicePort } from "../../src/queue/port.ts";
-import { QueueFullError, QueueReleasedError, QueueTimeoutError } from "../../src/queue/queue.ts";
+import { Queue, QueueFullError, QueueReleasedError, RUN_ID_BASE } from "../../src/queue/queue.ts";
+import type { UserDriver } from "../../src/drivers/registry.ts";
+import { type DummyHandle, wdDummyV1Driver } from "../../src/drivers/wd_dummy_v1.ts";
 import { type InquiryStep, requestQueue } from "../../src/queue/request.ts";
 import { NoAcceleratorError } from "../../src/select/select.ts";
-import { SyscallError } from "../../src/sys/error.ts";
+import { SyscallError, TimeoutError } from "../../src/sys/error.ts";
+import { EventFd } from "../../src/sys/eventfd.ts";
+import { reactor } from "../../src/sys/reactor.ts";
 import { MappedMemory } from "../../src/sys/mman.ts";
 import { DmaBuffer } from "../../src/vfio/dma.ts";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
@@ -17,8 +22,12 @@ const A = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
 const B = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
 const C = "cccccccc-cccc-4ccc-8ccc-cccccccccccc";
 
-/** Stand-in devices by UUID; a UUID in `busy` fails to open with EBUSY, as a held VFIO group does. */
-function opener(busy: Set<string> = new Set(), log: string[] = []): { open: DeviceOpener; devices: Map<string, FakeDummyDevice> } {
+/**
+ * Stand-in devices by UUID; a UUID in `busy` fails to open with EBUSY, as a held VFIO group
+ * does. With `irq`, the device offers the completion interrupt (an eventfd the fake device
+ * signals as the module does).
+ */
+function opener(busy: Set<string> = new Set(), log: string[] = [], irq = false): { open: DeviceOpener; devices: Map<string, FakeDummyDevice> } {
   const devices = new Map<string, FakeDummyDevice>();
   let nextIova = 0x100000;
   const open: DeviceOpener = (uuid) => {
@@ -39,8 +48,20 @@ function opener(busy: Set<string> = new Set(), log: string[] = []): { open: Devi
           owner: { alive: () => true, unmap: () => void dev.dma.delete(iova), forget: () => log.push(`dma freed ${iova.toString(16)}`) },
         });
       },
+      reset: () => void log.push(`reset ${uuid}`),
+      closeDevice: () => {
+        log.push(`close device ${uuid}`);
+        dev.irq?.close();
+      },
       close: () => void log.push(`close ${uuid}`),
     };
+    if (irq) {
+      port.interrupt = (index: number) => {
+        log.push(`interrupt ${index}`);
+        dev.irq = EventFd.create({ label: "fake completion interrupt" });
+        return dev.irq;
+      };
+    }
     return port;
   };
   return { open, devices };
@@ -75,8 +96,8 @@ describe("requestQueue", () => {
     const { open: open2 } = opener(new Set([A, B]));
     const q2 = await requestQueue({ alg: "copy", root: tree.root, opener: open2 });
     expect([q2.device, q2.mdev]).toEqual(["acc1", C]);
-    q1.release();
-    q2.release();
+    await q1.release();
+    await q2.release();
   });
 
   test("when every mdev is busy the error lists each candidate and why", async () => {
@@ -119,7 +140,7 @@ describe("requestQueue", () => {
     const create = path.join(tree.root, "class", "warpdrive", "acc0", "mdev_supported_types", "wd_dummy-copy", "create");
     expect(fs.readFileSync(create, "utf8")).toBe(q.mdev);
     expect(steps.map((s) => s.step)).toEqual(["enumerated", "selected", "created", "opened"]);
-    q.release();
+    await q.release();
     expect(fs.readFileSync(path.join(tree.root, "bus", "mdev", "devices", q.mdev, "remove"), "utf8")).toBe("1");
   });
 
@@ -134,7 +155,7 @@ describe("requestQueue", () => {
     };
     const q = await requestQueue({ alg: "copy", root: tree.root, opener: broken });
     expect(q.mdev).toBe(B);
-    expect(log).toEqual([`open ${A}`, `close ${A}`, `open ${B}`]);
+    expect(log).toEqual([`open ${A}`, `close device ${A}`, `close ${A}`, `open ${B}`]);
     q.release();
   });
 
@@ -233,22 +254,35 @@ describe("Queue", () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(QueueTimeoutError);
+    expect(err).toBeInstanceOf(TimeoutError);
     expect((err as { code?: string }).code).toBe("ETIMEDOUT");
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error("enough")), 20);
     await expect(q.wait({ signal: ac.signal })).rejects.toThrow("enough");
   });
 
-  test("release closes DMA buffers, then the device; it is idempotent and every use after it throws", async () => {
+  test("release stops the device, closes it, and only then unmaps DMA and closes group and container; idempotent; every use after it throws", async () => {
     using tree = tree2();
     const log: string[] = [];
-    const q = await requestQueue({ alg: "copy", root: tree.root, opener: opener(new Set(), log).open });
+    const { open } = opener(new Set(), log);
+    const quiescing: UserDriver<DummyHandle, DummyRequest, DummyCompletion> = {
+      ...wdDummyV1Driver,
+      deviceApi: "wd_dummy_v1_quiesce",
+      quiesce: () => void log.push("driver quiesce"),
+      close: () => void log.push("driver close"),
+    };
+    const port = open(A, { root: tree.root, devRoot: "/dev" });
+    const q = new Queue<DummyRequest, DummyCompletion>({ device: "acc0", type: "t", alg: "copy", deviceApi: "x", mdev: A, created: false }, { driver: quiescing, port });
     const buf = q.alloc(100);
+    const buf2 = q.alloc(100);
     const view = buf.bytes();
-    q.release();
-    q.release();
-    expect(log).toEqual([`open ${A}`, "dma freed 100000", `close ${A}`]);
+    const pending = q.run({ op: "nop" });
+    await Promise.resolve();
+    await q.release();
+    await q.release();
+    await expect(pending).rejects.toBeInstanceOf(QueueReleasedError);
+    expect(log).toEqual([`open ${A}`, "driver quiesce", `reset ${A}`, "driver close", `close device ${A}`, "dma freed 101000", "dma freed 100000", `close ${A}`]);
+    expect(buf2.closed).toBe(true);
     expect(q.released).toBe(true);
     expect(buf.closed).toBe(true);
     expect(() => buf.bytes()).toThrow(/closed/);
@@ -265,5 +299,238 @@ describe("Queue", () => {
     const w = q.wait();
     setTimeout(() => q.release(), 10);
     await expect(w).rejects.toBeInstanceOf(QueueReleasedError);
+  });
+});
+
+/** A queue on a stand-in device, its driver wrapped to count submit calls (doorbells). */
+function runQueue(options: { irq?: boolean; backlog?: number; spin?: number } = {}) {
+  const log: string[] = [];
+  const { open, devices } = opener(new Set(), log, options.irq ?? false);
+  const port = open(A, { root: "/nonexistent", devRoot: "/dev" });
+  const dev = devices.get(A) as FakeDummyDevice;
+  const doorbells: number[] = [];
+  const counting: UserDriver<DummyHandle, DummyRequest, DummyCompletion> = {
+    ...wdDummyV1Driver,
+    submit(h, reqs) {
+      const n = wdDummyV1Driver.submit(h, reqs);
+      if (n > 0) doorbells.push(n);
+      return n;
+    },
+  };
+  const q = new Queue<DummyRequest, DummyCompletion>(
+    { device: "acc0", type: "wd_dummy-copy", alg: "copy", deviceApi: "wd_dummy_v1", mdev: A, created: false },
+    { driver: counting, port, tuning: { backlog: options.backlog, spin: options.spin } },
+  );
+  return { q, dev, doorbells, log };
+}
+
+/** Steps the stand-in device from a timer until `stop` says so. */
+function serve(dev: FakeDummyDevice, everyMs = 1): () => void {
+  const t = setInterval(() => dev.step(), everyMs);
+  return () => clearInterval(t);
+}
+
+describe("Queue.run", () => {
+  test("run resolves with its own completion; ids are assigned from 2^31; calls of one turn share one doorbell", async () => {
+    const { q, dev, doorbells } = runQueue();
+    await using _ = q;
+    const buf = q.alloc(8192);
+    buf.bytes(0, 4).set([9, 8, 7, 6]);
+    const stop = serve(dev);
+    try {
+      const runs = [
+        q.run({ op: "copy", src: buf.iova, dst: buf.iova + 4096n, len: 4 }),
+        ...Array.from({ length: 9 }, () => q.run({ op: "nop" })),
+      ];
+      const done = await Promise.all(runs);
+      expect(doorbells).toEqual([10]);
+      expect(done.map((c) => c.id)).toEqual(Array.from({ length: 10 }, (_, i) => RUN_ID_BASE + i));
+      expect(done[0]).toMatchObject({ status: 0, result: 4 });
+      expect([...buf.bytes(4096, 4)]).toEqual([9, 8, 7, 6]);
+    } finally {
+      stop();
+    }
+  });
+
+  test("run and send live together: run's completions never reach wait/poll, the others never reach run", async () => {
+    const { q, dev } = runQueue();
+    await using _ = q;
+    const r = q.run({ op: "nop" });
+    q.send({ op: "nop", id: 5 });
+    await Promise.resolve();
+    q.send({ op: "nop", id: 6 });
+    dev.step();
+    expect((await r).id).toBe(RUN_ID_BASE);
+    expect(q.poll().map((c) => c.id)).toEqual([5, 6]);
+  });
+
+  test("a full ring keeps runs waiting in order; past the backlog run rejects with QueueFullError", async () => {
+    const { q, dev, doorbells } = runQueue({ backlog: 356 });
+    await using _ = q;
+    const runs = Array.from({ length: 356 }, () => q.run({ op: "nop" }));
+    const over = q.run({ op: "nop" });
+    await expect(over).rejects.toBeInstanceOf(QueueFullError);
+    await expect(over).rejects.toMatchObject({ code: "EAGAIN" });
+    expect(doorbells).toEqual([256]);
+    // 100 wait for room now: the bound holds room for 256 more.
+    const more = Array.from({ length: 256 }, () => q.run({ op: "nop" }));
+    await expect(q.run({ op: "nop" })).rejects.toBeInstanceOf(QueueFullError);
+    runs.push(...more);
+    const stop = serve(dev);
+    try {
+      const done = await Promise.all(runs);
+      expect(done.map((c) => c.sqIndex)).toEqual(Array.from({ length: 612 }, (_, i) => i));
+      expect(done.map((c) => c.id - RUN_ID_BASE)).toEqual(Array.from({ length: 612 }, (_, i) => i));
+    } finally {
+      stop();
+    }
+  });
+
+  test("runs waiting behind a ring full of sent requests go out once the queue reaps; those completions stay for poll", async () => {
+    const { q, dev } = runQueue();
+    await using _ = q;
+    expect(q.sendBatch(Array.from({ length: 256 }, (_, i) => ({ op: "nop" as const, id: i })))).toBe(256);
+    const r = q.run({ op: "nop" });
+    const stop = serve(dev);
+    try {
+      expect((await r).id).toBe(RUN_ID_BASE);
+    } finally {
+      stop();
+    }
+    expect(q.poll().map((c) => c.id)).toEqual(Array.from({ length: 256 }, (_, i) => i));
+  });
+
+  test("a wait made while the reaper is finishing is still served (the next completion after each wait)", async () => {
+    // The device answers on every third look at the ring: the wait's own look misses, the
+    // reaper's first look misses, its spin finds it, and the reaper is done just as the
+    // caller's next wait comes in.
+    const { open, devices } = opener();
+    const port = open(A, { root: "/nonexistent", devRoot: "/dev" });
+    const dev = devices.get(A) as FakeDummyDevice;
+    let looks = 0;
+    const slow: UserDriver<DummyHandle, DummyRequest, DummyCompletion> = {
+      ...wdDummyV1Driver,
+      poll(h, max) {
+        if (++looks % 3 === 0) dev.step();
+        return wdDummyV1Driver.poll(h, max);
+      },
+    };
+    await using q = new Queue<DummyRequest, DummyCompletion>(
+      { device: "acc0", type: "t", alg: "copy", deviceApi: "wd_dummy_v1", mdev: A, created: false },
+      { driver: slow, port, tuning: { spin: 1000 } },
+    );
+    for (let i = 0; i < 30; i++) {
+      looks = 0;
+      q.send({ op: "nop", id: i });
+      expect((await q.wait({ timeout: 2000 })).id).toBe(i);
+    }
+  });
+
+  test("a malformed request rejects with TypeError/RangeError and sends nothing", async () => {
+    const { q, dev, doorbells } = runQueue();
+    await using _ = q;
+    await expect(q.run({ op: "copy", src: 0, dst: 4096, len: -1 })).rejects.toThrow(/len -1/);
+    await expect(q.run({ op: "bogus" as "nop" })).rejects.toBeInstanceOf(RangeError);
+    await expect(q.run(null as unknown as { op: "nop" })).rejects.toBeInstanceOf(TypeError);
+    await expect(q.run({ op: "nop", id: 3 } as unknown as { op: "nop" })).rejects.toThrow(/run assigns ids/);
+    await expect(q.run({ op: "nop" }, { timeout: -1 })).rejects.toBeInstanceOf(RangeError);
+    await Promise.resolve();
+    expect(doorbells).toEqual([]);
+    expect(dev.step()).toBe(0);
+  });
+
+  test("an aborted signal or a zero timeout rejects at once; a timed-out run's late completion is dropped", async () => {
+    const { q, dev, doorbells } = runQueue();
+    await using _ = q;
+    const reason = new Error("no");
+    await expect(q.run({ op: "nop" }, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    expect(doorbells).toEqual([]);
+    const late = await q.run({ op: "nop" }, { timeout: 10 }).catch((e: unknown) => e);
+    expect(late).toMatchObject({ name: "TimeoutError", code: "ETIMEDOUT" });
+    expect(doorbells).toEqual([1]); // it reached the device
+    dev.step();
+    expect(q.poll()).toEqual([]); // its completion went nowhere
+    // A zero timeout is already over: it rejects at once and sends nothing.
+    await expect(q.run({ op: "nop" }, { timeout: 0 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+    await expect(q.wait({ timeout: 0 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+    await Promise.resolve();
+    expect(doorbells).toEqual([1]);
+    const ac = new AbortController();
+    const queued = q.run({ op: "nop" }, { signal: ac.signal });
+    ac.abort(reason); // still in the backlog: never sent
+    await expect(queued).rejects.toBe(reason);
+    await Promise.resolve();
+    expect(doorbells).toEqual([1]);
+  });
+
+  test("release rejects every pending run, sent or waiting, with QueueReleasedError, and leaves no fd or wait behind", async () => {
+    const fds = () => fs.readdirSync("/proc/self/fd").length;
+    {
+      // The reactor's own epoll fd and eventfd are made once per process, on first use.
+      using e = EventFd.create();
+      await e.wait({ timeout: 1 }).catch(() => undefined);
+    }
+    const before = fds();
+    const { q } = runQueue({ backlog: 1000, irq: true });
+    const runs = Array.from({ length: 300 }, () => q.run({ op: "nop" }).catch((e: unknown) => e));
+    await Promise.resolve();
+    await q.release();
+    for (const r of await Promise.all(runs)) expect(r).toBeInstanceOf(QueueReleasedError);
+    await expect(q.run({ op: "nop" })).rejects.toBeInstanceOf(QueueReleasedError);
+    expect(reactor().stats).toMatchObject({ fds: 0, waits: 0 });
+    expect(fds()).toBe(before);
+  });
+
+  test("with the completion interrupt, a wait arms it and sleeps until the device signals; a burst costs one signal", async () => {
+    const { q, dev, log } = runQueue({ irq: true });
+    await using _ = q;
+    expect(q.interrupts).toBe(true);
+    expect(log).toContain("interrupt 0");
+    const runs = Array.from({ length: 50 }, () => q.run({ op: "nop" }));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(dev.ctrl.read32(L.WD_DUMMY_V1_REG_IRQ_ARM)).toBeGreaterThan(0); // armed, asleep
+    dev.step(); // 50 completions, one signal
+    const done = await Promise.all(runs);
+    expect(done.length).toBe(50);
+    expect(dev.irqs).toBe(1);
+    const w = q.wait({ timeout: 5000 });
+    setTimeout(() => (q.send({ op: "nop", id: 1 }), dev.step()), 10);
+    expect((await w).id).toBe(1);
+    expect(dev.irqs).toBe(2);
+  });
+
+  test("completions() yields ring completions as they come and ends on release", async () => {
+    const { q, dev } = runQueue({ irq: true });
+    const got: number[] = [];
+    const reader = (async () => {
+      for await (const c of q.completions()) got.push(c.id);
+    })();
+    const until = async (n: number) => {
+      for (let i = 0; i < 1000 && got.length < n; i++) await new Promise((r) => setTimeout(r, 5));
+    };
+    q.sendBatch([{ op: "nop", id: 1 }, { op: "nop", id: 2 }]);
+    dev.step();
+    await until(2);
+    q.send({ op: "nop", id: 3 });
+    dev.step();
+    await until(3);
+    await q.release();
+    await reader;
+    expect(got).toEqual([1, 2, 3]);
+  });
+
+  test("without an interrupt an idle wait polls with timers and yields the CPU", async () => {
+    const { q } = runQueue({ spin: 0 });
+    await using _ = q;
+    expect(q.interrupts).toBe(false);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await expect(q.wait({ timeout: 500 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+    const wall = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const ms = (cpu.user + cpu.system) / 1000;
+    console.log(`polling fallback: ${ms.toFixed(1)} ms CPU over a ${wall.toFixed(0)} ms idle wait`);
+    // Generous for a shared 2-core machine: a spinning wait would take about all of it.
+    expect(ms).toBeLessThan(wall / 2);
   });
 });

@@ -1,5 +1,5 @@
 // EventFd.wait(): resolves when another thread or another process writes the eventfd,
-// times out, aborts, and rejects when closed; the blocking poll runs off the JS thread.
+// times out, aborts, and rejects when closed; the wait sleeps in the reactor, off the JS thread.
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -37,7 +37,7 @@ describe("EventFd", () => {
     expect(await pending).toBe(5);
   }, 30_000);
 
-  test("the JS thread keeps running while wait() blocks in poll", async () => {
+  test("the JS thread keeps running while wait() sleeps in the reactor", async () => {
     using efd = EventFd.create();
     let ticks = 0;
     const timer = setInterval(() => ticks++, 5);
@@ -95,7 +95,7 @@ describe("EventFd", () => {
     await expect(efd.wait()).rejects.toBeInstanceOf(ClosedError);
   });
 
-  test("many waits leave no fds behind (each wait's wake-up fd is closed)", async () => {
+  test("many waits leave no fds behind", async () => {
     using efd = EventFd.create();
     const before = fdCount();
     for (let i = 0; i < 50; i++) {

@@ -21,6 +21,11 @@
  *            unconsumed, prints "state=ready", then waits: for SIGKILL, for
  *            -t SECONDS, or for STATUS_REMOVE_REQUESTED (then it closes).
  *   latency  N (default 5) single NOPs, each after SECONDS (0.2) of idleness.
+ *   irq      N (default 1000, at most 100000) single NOPs one after the
+ *            other, each waited for the interrupt's way: reap, arm IRQ_ARM,
+ *            reap again, sleep in poll() on the eventfd attached with
+ *            VFIO_DEVICE_SET_IRQS; prints the doorbell-to-wake-up time
+ *            (p50, p99) and how many waits the interrupt ended.
  *   info     region sizes and control registers.
  *
  * Output: one line "wd_client mode=... key=value ..." on stdout (hold: one
@@ -42,6 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <linux/vfio.h>
 
@@ -850,12 +857,81 @@ static int run_latency(struct client *c, uint32_t n, double idle_s)
 	return 0;
 }
 
+/* ---- interrupt-driven waits ---------------------------------------------- */
+
+static int run_irq(struct client *c, uint32_t n)
+{
+	char buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
+	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
+	static double lat[100000];
+	uint32_t arm = 0, woken = 0;
+	int efd;
+
+	if (n > 100000)
+		n = 100000;
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0)
+		die("eventfd");
+	set->argsz = sizeof(buf);
+	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	set->index = WD_DUMMY_V1_IRQ_CQ;
+	set->start = 0;
+	set->count = 1;
+	memcpy(set->data, &efd, sizeof(efd));
+	if (ioctl(c->device, VFIO_DEVICE_SET_IRQS, set))
+		die("ioctl VFIO_DEVICE_SET_IRQS");
+	for (uint32_t i = 0; i < n; i++) {
+		double t0;
+		uint32_t t;
+
+		t0 = now();
+		put_req(c, WD_DUMMY_V1_OP_NOP, 0, i, 0, 0, 0, 0);
+		ring(c, c->sq_tail);
+		for (;;) {
+			uint64_t v;
+			struct pollfd p = { .fd = efd, .events = POLLIN };
+
+			t = __atomic_load_n(reg32(c, WD_DUMMY_V1_REG_CQ_TAIL), __ATOMIC_ACQUIRE);
+			if (t != c->cq_head)
+				break;
+			/* Arm, then a full barrier before the re-check (PROTOCOL.md). */
+			__atomic_store_n(reg32(c, WD_DUMMY_V1_REG_IRQ_ARM), ++arm, __ATOMIC_SEQ_CST);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			t = __atomic_load_n(reg32(c, WD_DUMMY_V1_REG_CQ_TAIL), __ATOMIC_ACQUIRE);
+			if (t != c->cq_head)
+				break;
+			if (poll(&p, 1, 5000) != 1) {
+				fprintf(stderr, "wd_client: error: request %u: no interrupt in 5 s\n", i);
+				return 1;
+			}
+			if (read(efd, &v, sizeof(v)) == sizeof(v))
+				woken++;
+		}
+		lat[i] = (now() - t0) * 1e6;
+		if (c->cq[c->cq_head & (WD_DUMMY_V1_CQ_ENTRIES - 1)].status) {
+			fprintf(stderr, "wd_client: error: request %u failed\n", i);
+			return 1;
+		}
+		set_cq_head(c, c->cq_head + 1);
+	}
+	set->flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
+	set->count = 0;
+	set->argsz = sizeof(*set);
+	if (ioctl(c->device, VFIO_DEVICE_SET_IRQS, set))
+		die("ioctl VFIO_DEVICE_SET_IRQS detach");
+	close(efd);
+	qsort(lat, n, sizeof(lat[0]), cmp_double);
+	printf("wd_client mode=irq algo=%s n=%u woken=%u p50_us=%.0f p99_us=%.0f max_us=%.0f\n",
+	       c->algo, n, woken, lat[n / 2], lat[(uint32_t)(n * 0.99)], lat[n - 1]);
+	return 0;
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: wd_client [-m bench|bad|hold|latency|info] [-n N] [-l LEN] [-b BATCH] [-q] [-w]\n"
+		"usage: wd_client [-m bench|bad|hold|latency|irq|info] [-n N] [-l LEN] [-b BATCH] [-q] [-w]\n"
 		"                 [-t SECONDS] [-s SYSFS] <mdev-uuid>\n");
 	exit(2);
 }
@@ -907,6 +983,8 @@ int main(int argc, char **argv)
 		ret = run_hold(&c, n == 10000 ? 8 : n, seconds);
 	} else if (!strcmp(mode, "latency")) {
 		ret = run_latency(&c, n == 10000 ? 5 : n, seconds > 0 ? seconds : 0.2);
+	} else if (!strcmp(mode, "irq")) {
+		ret = run_irq(&c, n == 10000 ? 1000 : n);
 	} else if (!strcmp(mode, "info")) {
 		printf("wd_client mode=info algo=%s group=%d iommu=%d ctrl_size=%zu queue_size=%zu magic=0x%x version=%u sq_entries=%u cq_entries=%u max_len=%u status=0x%x\n",
 		       c.algo, c.group_id, c.iommu_type, c.ctrl_size, c.queue_size,

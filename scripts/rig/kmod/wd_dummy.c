@@ -8,6 +8,8 @@
  * mmap-able regions (a control page and the queue rings, see wd_dummy_v1.h
  * and PROTOCOL.md) served by a kernel thread that polls the doorbell while
  * the device file is open and reaches user buffers through vfio_dma_rw().
+ * One VFIO interrupt (index WD_DUMMY_V1_IRQ_CQ) signals an eventfd when
+ * completions become visible, once per arming (see PROTOCOL.md).
  *
  * Written for the 6.1 mdev/vfio API.
  */
@@ -26,6 +28,7 @@
 #include <linux/vfio.h>
 #include <linux/sysfs.h>
 #include <linux/atomic.h>
+#include <linux/eventfd.h>
 
 #include "wd_dummy_v1.h"
 
@@ -93,6 +96,8 @@ struct wd_counters {
 	atomic64_t reclaims;
 	atomic64_t requests;
 	atomic64_t errors;
+	atomic64_t iova_faults;	/* vfio_dma_rw refused: an IOVA not mapped */
+	atomic64_t irqs;	/* completion interrupts signalled */
 };
 
 struct wd_dev;
@@ -141,6 +146,11 @@ struct wd_queue {
 	u64 completed;
 	u64 failed;
 
+	/* Completion interrupt: the eventfd, and the last IRQ_ARM value served. */
+	spinlock_t irq_lock;
+	struct eventfd_ctx *trigger;	/* under irq_lock */
+	u32 irq_arm_seen;		/* worker-owned, like sq_head */
+
 	struct wd_counters stats;
 };
 
@@ -187,6 +197,7 @@ static void wd_queue_reset(struct wd_queue *q)
 	q->bad_doorbell_seen = false;
 	q->completed = 0;
 	q->failed = 0;
+	q->irq_arm_seen = 0;
 
 	*wd_reg32(q, WD_DUMMY_V1_REG_MAGIC) = cpu_to_le32(WD_DUMMY_V1_MAGIC);
 	*wd_reg32(q, WD_DUMMY_V1_REG_VERSION) = cpu_to_le32(WD_DUMMY_V1_VERSION);
@@ -203,6 +214,18 @@ static void wd_queue_reset(struct wd_queue *q)
 
 /* ---- request execution ------------------------------------------------- */
 
+/*
+ * A DMA access the IOMMU refused: the IOVA is not (or no longer) mapped. Real
+ * hardware would fault here; the counter is how tests see that it never
+ * happens during an orderly release.
+ */
+static u16 wd_iova_fault(struct wd_queue *q)
+{
+	atomic64_inc(&q->stats.iova_faults);
+	atomic64_inc(&q->type->wdev->totals.iova_faults);
+	return WD_DUMMY_V1_ST_BAD_IOVA;
+}
+
 static bool wd_range_ok(u64 iova, u32 len)
 {
 	return iova + len >= iova;	/* no wrap past 2^64 */
@@ -216,9 +239,9 @@ static u16 wd_do_copy(struct wd_queue *q, u64 src, u64 dst, u32 len)
 		size_t n = min_t(size_t, len - done, WD_BOUNCE_SIZE);
 
 		if (vfio_dma_rw(&q->vdev, src + done, q->bounce, n, false))
-			return WD_DUMMY_V1_ST_BAD_IOVA;
+			return wd_iova_fault(q);
 		if (vfio_dma_rw(&q->vdev, dst + done, q->bounce, n, true))
-			return WD_DUMMY_V1_ST_BAD_IOVA;
+			return wd_iova_fault(q);
 		done += n;
 		cond_resched();
 	}
@@ -234,7 +257,7 @@ static u16 wd_do_csum(struct wd_queue *q, u64 src, u32 len, u32 *result)
 		size_t n = min_t(size_t, len - done, WD_BOUNCE_SIZE);
 
 		if (vfio_dma_rw(&q->vdev, src + done, q->bounce, n, false))
-			return WD_DUMMY_V1_ST_BAD_IOVA;
+			return wd_iova_fault(q);
 		crc = crc32_le(crc, q->bounce, n);
 		done += n;
 		cond_resched();
@@ -334,6 +357,48 @@ static void wd_post(struct wd_queue *q, u32 id, u16 status, u16 opcode,
 	smp_store_release(wd_reg32(q, WD_DUMMY_V1_REG_CQ_TAIL), cpu_to_le32(q->cq_tail));
 }
 
+/* Signal the completion eventfd, if one is attached. */
+static void wd_irq_signal(struct wd_queue *q)
+{
+	spin_lock(&q->irq_lock);
+	if (q->trigger) {
+		eventfd_signal(q->trigger, 1);
+		atomic64_inc(&q->stats.irqs);
+	}
+	spin_unlock(&q->irq_lock);
+}
+
+/*
+ * The completion interrupt, moderated: it fires once per arming. User space
+ * arms it by storing a new value in IRQ_ARM after it found the completion
+ * ring empty; the device fires when it is armed and a completion is visible
+ * that user space has not consumed (CQ_TAIL != CQ_HEAD), then stays quiet
+ * until the next arming, however many completions follow. Called after every
+ * pass that posted completions and at every wake-up of the worker, so an
+ * arming that finds completions already there fires too: no signal is lost
+ * while user space re-arms.
+ */
+static void wd_irq_check(struct wd_queue *q)
+{
+	u32 arm, head;
+
+	/*
+	 * Full barrier: the CQ_TAIL store before it (wd_post) against the
+	 * IRQ_ARM load after it. User space stores IRQ_ARM, then loads
+	 * CQ_TAIL, with a full barrier between (a sequentially consistent
+	 * store): either it sees the new tail, or this sees the arming.
+	 */
+	smp_mb();
+	arm = le32_to_cpu(READ_ONCE(*wd_reg32(q, WD_DUMMY_V1_REG_IRQ_ARM)));
+	if (arm == q->irq_arm_seen)
+		return;
+	head = le32_to_cpu(READ_ONCE(*wd_reg32(q, WD_DUMMY_V1_REG_CQ_HEAD)));
+	if (head == q->cq_tail)
+		return;		/* armed, nothing to report yet */
+	q->irq_arm_seen = arm;
+	wd_irq_signal(q);
+}
+
 /* One pass over the request ring. Returns how many entries it handled. */
 static int wd_service(struct wd_queue *q)
 {
@@ -428,10 +493,12 @@ static int wd_worker(void *arg)
 		s64 idle_us;
 
 		if (wd_service(q) > 0) {
+			wd_irq_check(q);
 			last = ktime_get();
 			cond_resched();
 			continue;
 		}
+		wd_irq_check(q);
 		idle_us = ktime_us_delta(ktime_get(), last);
 		if (idle_us < 2000)
 			wd_nap(5, 20);
@@ -485,6 +552,7 @@ static int wd_vfio_init(struct vfio_device *vdev)
 	}
 	mutex_init(&q->lock);
 	spin_lock_init(&q->status_lock);
+	spin_lock_init(&q->irq_lock);
 	wd_queue_reset(q);
 	return 0;
 }
@@ -518,6 +586,8 @@ static int wd_vfio_open(struct vfio_device *vdev)
 	return ret;
 }
 
+static void wd_irq_attach(struct wd_queue *q, struct eventfd_ctx *ctx);
+
 /*
  * The spec's reclaim: the last close of the device file, whether by the
  * release API or because the process died, stops the queue and clears it.
@@ -528,11 +598,86 @@ static void wd_vfio_close(struct vfio_device *vdev)
 
 	mutex_lock(&q->lock);
 	wd_worker_stop(q);
+	wd_irq_attach(q, NULL);
 	wd_queue_reset(q);
 	q->open = false;
 	atomic64_inc(&q->stats.reclaims);
 	atomic64_inc(&q->type->wdev->totals.reclaims);
 	mutex_unlock(&q->lock);
+}
+
+/* Replace the completion eventfd (NULL detaches); drops the old reference. */
+static void wd_irq_attach(struct wd_queue *q, struct eventfd_ctx *ctx)
+{
+	struct eventfd_ctx *old;
+
+	spin_lock(&q->irq_lock);
+	old = q->trigger;
+	q->trigger = ctx;
+	spin_unlock(&q->irq_lock);
+	if (old)
+		eventfd_ctx_put(old);
+}
+
+/*
+ * VFIO_DEVICE_SET_IRQS for the one index: ACTION_TRIGGER only (the interrupt
+ * is edge-like and moderated by IRQ_ARM, so MASK/UNMASK mean nothing).
+ * DATA_EVENTFD with count 1 attaches the eventfd (fd -1 detaches); count 0
+ * (any data type) detaches; DATA_NONE / DATA_BOOL true with count 1 signals
+ * it at once (loopback, as vfio-pci does).
+ */
+static int wd_set_irqs(struct wd_queue *q, void __user *uarg)
+{
+	struct vfio_irq_set hdr;
+	size_t data_size = 0;
+	unsigned long minsz = offsetofend(struct vfio_irq_set, count);
+	int ret;
+
+	if (copy_from_user(&hdr, uarg, minsz))
+		return -EFAULT;
+	ret = vfio_set_irqs_validate_and_prepare(&hdr, 1, WD_DUMMY_V1_NUM_IRQS,
+						 &data_size);
+	if (ret)
+		return ret;
+	if (hdr.index != WD_DUMMY_V1_IRQ_CQ)
+		return -EINVAL;
+	if ((hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) != VFIO_IRQ_SET_ACTION_TRIGGER)
+		return -EINVAL;
+	if (hdr.count == 0) {
+		wd_irq_attach(q, NULL);
+		return 0;
+	}
+	switch (hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
+	case VFIO_IRQ_SET_DATA_EVENTFD: {
+		s32 fd;
+		struct eventfd_ctx *ctx;
+
+		if (copy_from_user(&fd, uarg + minsz, sizeof(fd)))
+			return -EFAULT;
+		if (fd == -1) {
+			wd_irq_attach(q, NULL);
+			return 0;
+		}
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+		wd_irq_attach(q, ctx);
+		return 0;
+	}
+	case VFIO_IRQ_SET_DATA_BOOL: {
+		u8 b;
+
+		if (copy_from_user(&b, uarg + minsz, 1))
+			return -EFAULT;
+		if (b)
+			wd_irq_signal(q);
+		return 0;
+	}
+	case VFIO_IRQ_SET_DATA_NONE:
+		wd_irq_signal(q);
+		return 0;
+	}
+	return -EINVAL;
 }
 
 static int wd_region(struct wd_queue *q, unsigned int index, void **base,
@@ -553,9 +698,8 @@ static int wd_region(struct wd_queue *q, unsigned int index, void **base,
 
 /*
  * read()/pread(): any bytes of either region. write()/pwrite(): any bytes of
- * the queue region; on the control region only the 4-byte DOORBELL and
- * CQ_HEAD registers (the slow path for a doorbell, which also wakes the
- * worker at once).
+ * the queue region; on the control region only the 4-byte DOORBELL, CQ_HEAD
+ * and IRQ_ARM registers (the slow path, which also wakes the worker at once).
  */
 static ssize_t wd_vfio_rw(struct wd_queue *q, char __user *rbuf,
 			  const char __user *wbuf, size_t count, loff_t *ppos,
@@ -581,7 +725,8 @@ static ssize_t wd_vfio_rw(struct wd_queue *q, char __user *rbuf,
 		__le32 v;
 
 		if (count != 4 || (off != WD_DUMMY_V1_REG_DOORBELL &&
-				   off != WD_DUMMY_V1_REG_CQ_HEAD))
+				   off != WD_DUMMY_V1_REG_CQ_HEAD &&
+				   off != WD_DUMMY_V1_REG_IRQ_ARM))
 			return -EINVAL;
 		if (copy_from_user(&v, wbuf, 4))
 			return -EFAULT;
@@ -648,7 +793,7 @@ static long wd_vfio_ioctl(struct vfio_device *vdev, unsigned int cmd,
 			return -EINVAL;
 		info.flags = VFIO_DEVICE_FLAGS_RESET;
 		info.num_regions = WD_DUMMY_V1_NUM_REGIONS;
-		info.num_irqs = 0;
+		info.num_irqs = WD_DUMMY_V1_NUM_IRQS;
 		return copy_to_user(uarg, &info, minsz) ? -EFAULT : 0;
 	}
 	case VFIO_DEVICE_GET_REGION_INFO: {
@@ -671,9 +816,20 @@ static long wd_vfio_ioctl(struct vfio_device *vdev, unsigned int cmd,
 		info.cap_offset = 0;
 		return copy_to_user(uarg, &info, minsz) ? -EFAULT : 0;
 	}
-	case VFIO_DEVICE_GET_IRQ_INFO:
+	case VFIO_DEVICE_GET_IRQ_INFO: {
+		struct vfio_irq_info info;
+
+		minsz = offsetofend(struct vfio_irq_info, count);
+		if (copy_from_user(&info, uarg, minsz))
+			return -EFAULT;
+		if (info.argsz < minsz || info.index != WD_DUMMY_V1_IRQ_CQ)
+			return -EINVAL;
+		info.flags = VFIO_IRQ_INFO_EVENTFD;
+		info.count = 1;
+		return copy_to_user(uarg, &info, minsz) ? -EFAULT : 0;
+	}
 	case VFIO_DEVICE_SET_IRQS:
-		return -EINVAL;		/* no interrupts */
+		return wd_set_irqs(q, uarg);
 	case VFIO_DEVICE_RESET: {
 		int ret;
 
@@ -776,6 +932,8 @@ WD_MDEV_COUNTER(opens);
 WD_MDEV_COUNTER(reclaims);
 WD_MDEV_COUNTER(requests);
 WD_MDEV_COUNTER(errors);
+WD_MDEV_COUNTER(iova_faults);
+WD_MDEV_COUNTER(irqs);
 
 static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 			  char *buf)
@@ -791,6 +949,8 @@ static struct attribute *wd_mdev_attrs[] = {
 	&dev_attr_reclaims.attr,
 	&dev_attr_requests.attr,
 	&dev_attr_errors.attr,
+	&dev_attr_iova_faults.attr,
+	&dev_attr_irqs.attr,
 	&dev_attr_state.attr,
 	NULL,
 };
@@ -970,12 +1130,16 @@ WD_DEV_COUNTER(opens);
 WD_DEV_COUNTER(reclaims);
 WD_DEV_COUNTER(requests);
 WD_DEV_COUNTER(errors);
+WD_DEV_COUNTER(iova_faults);
+WD_DEV_COUNTER(irqs);
 
 static struct attribute *wd_stats_attrs[] = {
 	&dev_attr_total_opens.attr,
 	&dev_attr_total_reclaims.attr,
 	&dev_attr_total_requests.attr,
 	&dev_attr_total_errors.attr,
+	&dev_attr_total_iova_faults.attr,
+	&dev_attr_total_irqs.attr,
 	NULL,
 };
 

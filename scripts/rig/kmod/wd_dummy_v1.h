@@ -36,6 +36,13 @@
 /* Size of the control region in bytes (one 4 KiB page). */
 #define WD_DUMMY_V1_CTRL_SIZE 4096
 
+/* ---- VFIO interrupts ---------------------------------------------------- */
+
+/* IRQ index of the completion interrupt (VFIO_DEVICE_SET_IRQS "index"). */
+#define WD_DUMMY_V1_IRQ_CQ 0
+/* Number of IRQ indexes VFIO_DEVICE_GET_INFO reports (one vector each). */
+#define WD_DUMMY_V1_NUM_IRQS 1
+
 /* ---- Control region registers (byte offsets, all 32-bit unless noted) -- */
 
 /* ro: WD_DUMMY_V1_MAGIC. */
@@ -60,6 +67,9 @@
 #define WD_DUMMY_V1_REG_DOORBELL 0x040
 /* wo by user: completion-ring head (free-running count of completions consumed). */
 #define WD_DUMMY_V1_REG_CQ_HEAD 0x044
+/* wo by user: store a value other than the last one to arm the completion
+ * interrupt once (see PROTOCOL.md, "Completion interrupt"). */
+#define WD_DUMMY_V1_REG_IRQ_ARM 0x048
 
 /* Kernel-written registers (own cache line); user stores here are ignored. */
 /* ro: request-ring head (free-running count of requests consumed). */
