@@ -58,10 +58,10 @@ export {
 } from "./src/mdev/mdev.ts";
 
 // The queue.
+export { Queue } from "./src/queue/queue.ts";
 export {
   DEFAULT_BACKLOG,
   DEFAULT_SPIN_US,
-  Queue,
   QueueFullError,
   type QueueIdentity,
   QueueReleasedError,
@@ -69,20 +69,21 @@ export {
   type QueueWaitOptions,
   RUN_ID_BASE,
   type RunRequest,
-} from "./src/queue/queue.ts";
+} from "./src/queue/types.ts";
 export { type InquiryStep, type QueueOptions, requestQueue } from "./src/queue/request.ts";
 export { type DeviceOpener, type DevicePort, type OpenOptions, probeIommuTypes, type QueueDmaOptions } from "./src/queue/port.ts";
 export type { DmaBuffer } from "./src/vfio/dma.ts";
 
 // User-space drivers, keyed by device_api; wd_dummy_v1 is built in.
 export {
+  BUILTIN_DRIVERS,
   type DriverContext,
   findDriver,
   registerDriver,
   registeredDeviceApis,
   unregisterDriver,
   type UserDriver,
-} from "./src/drivers/registry.ts";
+} from "./src/drivers/mod.ts";
 export { type DummyCompletion, type DummyHandle, type DummyRequest, wdDummyV1Driver } from "./src/drivers/wd_dummy_v1.ts";
 
 // How doorbells are rung (the optional C barrier).

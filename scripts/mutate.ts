@@ -108,6 +108,28 @@ export const MUTATIONS: readonly Mutation[] = [
     harmless:
       "regions and interrupts are independent: unmapping a BAR and disabling its eventfds can happen in either order, and both precede the device fd's close, which is the order that matters",
   },
+  // A queue's release: stop the device, close it, and only then unmap the memory it reaches.
+  {
+    id: "teardown-queue-unmap-before-close",
+    rule: "a queue unmaps its DMA only after the device is closed",
+    file: "src/queue/teardown.ts",
+    find: "    () => port.closeDevice(),\n    ...[...parts.dma].reverse().map((b) => () => b.close()),\n",
+    replace: "    ...[...parts.dma].reverse().map((b) => () => b.close()),\n    () => port.closeDevice(),\n",
+  },
+  {
+    id: "teardown-queue-quiesce-last",
+    rule: "a queue stops its device before anything else",
+    file: "src/queue/teardown.ts",
+    find: "  if (d.quiesce !== undefined) steps.push(() => d.quiesce!(handle));\n  steps.push(\n",
+    replace: "  steps.push(\n",
+  },
+  {
+    id: "wait-no-recheck-after-arm",
+    rule: "a wait reaps once more after arming the interrupt, so a completion between the two is not lost",
+    file: "src/queue/dispatch.ts",
+    find: "            if (this.#reap() > 0) continue;\n            await this.#irq.wait",
+    replace: "            await this.#irq.wait",
+  },
   // Barrier order: every descriptor is in the ring before the doorbell that publishes it.
   {
     id: "barrier-encoded-doorbell-first",

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { createMdev, disableDevice, removeMdev, setPriority, setZone } from "../mdev/mdev.ts";
-import { registeredDeviceApis } from "../drivers/registry.ts";
+import { registeredDeviceApis } from "../drivers/mod.ts";
 import { type Criteria, NoAcceleratorError, select } from "../select/select.ts";
 import { barrierInfo } from "../sys/barrier.ts";
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";

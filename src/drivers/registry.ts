@@ -1,89 +1,15 @@
 /**
  * The registry of user-space drivers, keyed by the `device_api` string a mediated-device
- * type reports. Step 4 of the inquiry accepts only types whose `device_api` has a driver
+ * type reports. It starts empty; `drivers/mod.ts` registers the built-in drivers. Step 4 of the inquiry accepts only types whose `device_api` has a driver
  * here (or that the caller accepts explicitly).
  *
  * @module
  */
-import type { MappedMemory } from "../sys/mman.ts";
-import { wdDummyV1Driver } from "./wd_dummy_v1.ts";
+import type { UserDriver } from "./driver.ts";
 
-/**
- * What a driver is given when a queue opens: the mediated device, already opened through
- * VFIO, and a way to map its regions. Mappings made here belong to the queue, which
- * unmaps them when it is released, after the driver's `close`.
- */
-export interface DriverContext {
-  /** The algorithm of the queue (the type's `name`). */
-  readonly alg: string;
-  /** The mediated device's UUID (or the VFIO device name). */
-  readonly device: string;
-  /** The number of regions the VFIO device reports. */
-  readonly regionCount: number;
-  /** Maps a whole region of the device, checked against its region info. */
-  mapRegion(index: number): MappedMemory;
-}
-
-/**
- * A user-space driver: what speaks the queue protocol of one `device_api`. One object,
- * every method required; the queue checks its own state before calling any of them, so a
- * driver never sees a call after `close`.
- *
- * @typeParam H The driver's per-queue state, returned by `open`.
- * @typeParam Req A request, as the driver accepts it.
- * @typeParam Cpl A completion, as the driver reports it.
- */
-export interface UserDriver<H = unknown, Req = unknown, Cpl = unknown> {
-  /** The `device_api` string this driver speaks, e.g. `"wd_dummy_v1"`. */
-  readonly deviceApi: string;
-  /** One line saying what the driver is for. */
-  readonly description: string;
-  /** Maps what it needs, checks the device, and returns the per-queue state. */
-  open(ctx: DriverContext): H;
-  /**
-   * Writes as many of `requests` as the rings take, then rings the doorbell once, and
-   * returns how many were queued (0 when the ring is full).
-   */
-  submit(handle: H, requests: readonly Req[]): number;
-  /** Returns up to `max` completions without blocking; an empty array when none is ready. */
-  poll(handle: H, max: number): Cpl[];
-  /**
-   * Optional, with `encode` and `submitEncoded`: the size of one descriptor, the device's
-   * own form of a request, in u32 words.
-   */
-  readonly descriptorWords?: number;
-  /** Checks a request and writes its descriptor at `words[at]`; writes nothing when a check fails. */
-  encode?(request: Req, words: Uint32Array, at: number): void;
-  /**
-   * Copies `count` descriptors, from descriptor `first` of `words` (the queue checked the
-   * range), into the ring as they are, then rings the doorbell once; returns how many were
-   * queued. The hot path for requests encoded once and sent many times.
-   */
-  submitEncoded?(handle: H, words: Uint32Array, first: number, count: number): number;
-  /**
-   * Optional, with `arm`: the VFIO IRQ index whose interrupt signals completions. The
-   * queue routes it to an eventfd (VFIO_DEVICE_SET_IRQS) and sleeps on it when the ring is
-   * empty; a device without it is polled instead.
-   */
-  readonly completionIrq?: number;
-  /**
-   * Acknowledges the completion interrupt and arms it again, so that the next completion
-   * the queue has not reaped signals it. The queue calls it after a reap found the ring
-   * empty, then reaps once more before it sleeps: a completion that arrived in between is
-   * either reaped then or signalled, never lost.
-   */
-  arm?(handle: H): void;
-  /**
-   * Optional: stops the device from starting new work, first thing on release, before the
-   * queue resets the device (where it offers a reset), closes it and unmaps DMA.
-   */
-  quiesce?(handle: H): void;
-  /** Forgets the queue; the mappings are unmapped by the queue afterwards. */
-  close(handle: H): void;
-}
 
 // deno-lint-ignore no-explicit-any
-const drivers = new Map<string, UserDriver<any, any, any>>([[wdDummyV1Driver.deviceApi, wdDummyV1Driver]]);
+const drivers = new Map<string, UserDriver<any, any, any>>(); // the built-ins are registered by drivers/mod.ts
 
 /**
  * Registers a user-space driver for its `device_api`. A second driver for the same api

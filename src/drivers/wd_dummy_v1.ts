@@ -11,7 +11,7 @@
  */
 import { type Doorbell32, doorbell32 } from "../sys/barrier.ts";
 import type { MappedMemory } from "../sys/mman.ts";
-import type { DriverContext, UserDriver } from "./registry.ts";
+import type { DriverContext, UserDriver } from "./driver.ts";
 import * as L from "./wd_dummy_v1_layout.ts";
 
 /** A request. IOVAs are addresses mapped for the queue (`DmaBuffer.iova`). */

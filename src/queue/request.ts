@@ -4,14 +4,15 @@
  *
  * @module
  */
-import { findDriver, registeredDeviceApis, type UserDriver } from "../drivers/registry.ts";
+import { findDriver, registeredDeviceApis, type UserDriver } from "../drivers/mod.ts";
 import { errorCode } from "../sys/errno.ts";
 import { createMdevAsync, removeMdevAsync } from "../mdev/mdev.ts";
 import { type Candidate, type Criteria, NoAcceleratorError, select, type Selection } from "../select/select.ts";
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
 import type { Accelerator, AcceleratorType } from "../sysfs/model.ts";
 import { type DeviceOpener, probeIommuTypes, vfioOpener } from "./port.ts";
-import { Queue, type QueueTuning } from "./queue.ts";
+import { Queue } from "./queue.ts";
+import type { QueueTuning } from "./types.ts";
 
 /** One step of the inquiry, for a debug callback (the library itself never prints). */
 export type InquiryStep =

@@ -8,8 +8,8 @@
 
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../abi/libc.ts";
 import { view as ffiView } from "./_ffi.ts";
-import { ClosedError, SyscallError } from "./error.ts";
-import { ftruncate, memfdCreate, mmap, munmap, pageSize, regularFileSize, roundUpToPage } from "./mmap.ts";
+import { ClosedError } from "./error.ts";
+import { detach, ftruncate, memfdCreate, mmap, munmap, pageSize, regularFileSize, retiredRanges, roundUpToPage } from "./mmap.ts";
 
 export { ftruncate, memfdCreate, mmap, munmap, pageSize, roundUpToPage };
 
@@ -18,34 +18,7 @@ type TypedArrayCtor<T> = {
   readonly BYTES_PER_ELEMENT: number;
 };
 
-/** Whether this runtime can detach an ArrayBuffer over native memory (Bun, Deno; not Node 20). */
-function detach(ab: ArrayBuffer): boolean {
-  const transfer = (ab as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer }).transfer;
-  if (typeof transfer !== "function") return false;
-  try {
-    transfer.call(ab, 0);
-  } catch {
-    return false;
-  }
-  return ab.byteLength === 0;
-}
 
-/**
- * Ranges retired in place of an unmap (Node 20: views cannot be detached), keyed by the
- * ArrayBuffer every view of the range shares. Once that buffer is collected no view can
- * reach the range any more, so it is unmapped then and the address space comes back.
- * Nothing live is ever unmapped here: the range already holds only retired zeros.
- */
-const retiredRanges: FinalizationRegistry<{ readonly address: bigint; readonly size: number }> | undefined =
-  typeof FinalizationRegistry === "function"
-    ? new FinalizationRegistry((r) => {
-      try {
-        munmap(r.address, r.size, { op: "release a retired range" });
-      } catch {
-        // Nothing to report to: the range stays retired, harmless.
-      }
-    })
-    : undefined;
 
 const EMPTY = new ArrayBuffer(0);
 

@@ -1,7 +1,8 @@
 /**
  * The memory-mapping system calls: mmap, munmap, memfd_create, ftruncate and the page size,
- * each checked, with errno kept in the error it throws. `MappedMemory` (mman.ts) builds on
- * them.
+ * each checked, with errno kept in the error it throws; and the two ways a closed mapping
+ * lets go of its memory (detaching its buffer, or retiring the range until the last view of
+ * it is collected). `MappedMemory` (mman.ts) builds on them.
  *
  * @module
  */
@@ -131,3 +132,32 @@ export function regularFileSize(fd: number): number | undefined {
     return undefined;
   }
 }
+
+/** Whether this runtime can detach an ArrayBuffer over native memory (Bun, Deno; not Node 20). */
+export function detach(ab: ArrayBuffer): boolean {
+  const transfer = (ab as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer }).transfer;
+  if (typeof transfer !== "function") return false;
+  try {
+    transfer.call(ab, 0);
+  } catch {
+    return false;
+  }
+  return ab.byteLength === 0;
+}
+
+/**
+ * Ranges retired in place of an unmap (Node 20: views cannot be detached), keyed by the
+ * ArrayBuffer every view of the range shares. Once that buffer is collected no view can
+ * reach the range any more, so it is unmapped then and the address space comes back.
+ * Nothing live is ever unmapped here: the range already holds only retired zeros.
+ */
+export const retiredRanges: FinalizationRegistry<{ readonly address: bigint; readonly size: number }> | undefined =
+  typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry((r) => {
+      try {
+        munmap(r.address, r.size, { op: "release a retired range" });
+      } catch {
+        // Nothing to report to: the range stays retired, harmless.
+      }
+    })
+    : undefined;

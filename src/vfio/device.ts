@@ -18,9 +18,10 @@ import { type RegionInfo } from "../abi/vfio_caps.ts";
 import { errnoValue } from "../sys/errno.ts";
 import { ClosedError, closeAll, SyscallError } from "../sys/error.ts";
 import type { Fd, IoctlTarget } from "../sys/fd.ts";
-import { Irq, readIrqInfo } from "./irq.ts";
+import { readIrqInfo, readRegionInfo } from "./info.ts";
+import { Irq } from "./irq.ts";
 import { PciConfig } from "./pci.ts";
-import { readRegionInfo, Region } from "./region.ts";
+import { Region } from "./region.ts";
 import { vfioIoctl } from "./_ioctl.ts";
 
 const EINVAL = errnoValue("EINVAL");

@@ -11,7 +11,6 @@ import {
   VFIO_CHECK_EXTENSION,
   VFIO_DMA_MAP_FLAG_READ,
   VFIO_DMA_MAP_FLAG_WRITE,
-  VFIO_IOMMU_GET_INFO,
   VFIO_IOMMU_MAP_DMA,
   VFIO_IOMMU_UNMAP_DMA,
   VFIO_NOIOMMU_IOMMU,
@@ -19,16 +18,16 @@ import {
   VFIO_TYPE1_IOMMU,
   VFIO_TYPE1v2_IOMMU,
 } from "../abi/vfio.ts";
-import { vfio_iommu_type1_info } from "../abi/vfio_layout.ts";
 import { decodeDmaUnmapSize, encodeDmaMap, encodeDmaUnmap } from "../abi/vfio_codec.ts";
-import { decodeIommuInfo, encodeIommuInfo, iommuInfoArgsz, type IommuInfo } from "../abi/vfio_caps.ts";
+import { type IommuInfo } from "../abi/vfio_caps.ts";
 import { closeAll, SyscallError } from "../sys/error.ts";
 import type { IoctlTarget } from "../sys/fd.ts";
 import { MappedMemory, pageSize } from "../sys/mman.ts";
 import { memlockStatus } from "../sys/resource.ts";
 import { DmaBuffer, IovaAllocator } from "./dma.ts";
 import { VfioError } from "./errors.ts";
-import { readInfo, vfioIoctl } from "./_ioctl.ts";
+import { readIommuInfo } from "./info.ts";
+import { vfioIoctl } from "./_ioctl.ts";
 
 /** Options of `Container.allocDma()` and `Container.mapDma()`. */
 export interface DmaOptions {
@@ -48,32 +47,6 @@ export interface IommuChoice {
   readonly allowNoIommu?: boolean;
   /** Types to try, in order; `[VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU]` by default. */
   readonly iommuTypes?: readonly number[];
-}
-
-/**
- * VFIO_IOMMU_GET_INFO with `argsz` renegotiation (the capability chain follows the struct).
- *
- * @param target The container fd (or a fake).
- * @throws {SyscallError} From the ioctl (EINVAL before an IOMMU type is set).
- * @throws {RangeError} On a malformed answer.
- * @example
- * ```ts
- * import { Fd } from "warpdrive/sys";
- * import { readIommuInfo } from "warpdrive/vfio";
- *
- * declare const containerFd: Fd; // /dev/vfio/vfio, its IOMMU set
- * readIommuInfo(containerFd).iovaRanges;
- * ```
- */
-export function readIommuInfo(target: IoctlTarget): IommuInfo {
-  return readInfo(target, {
-    request: VFIO_IOMMU_GET_INFO,
-    minSize: vfio_iommu_type1_info.size,
-    encode: encodeIommuInfo,
-    argszOf: iommuInfoArgsz,
-    decode: decodeIommuInfo,
-    what: "IOMMU info",
-  });
 }
 
 function hex(n: bigint | number): string {

@@ -6,7 +6,6 @@
  */
 
 import {
-  VFIO_DEVICE_GET_IRQ_INFO,
   VFIO_DEVICE_SET_IRQS,
   VFIO_IRQ_SET_ACTION_MASK,
   VFIO_IRQ_SET_ACTION_TRIGGER,
@@ -14,32 +13,11 @@ import {
   VFIO_IRQ_SET_DATA_EVENTFD,
   VFIO_IRQ_SET_DATA_NONE,
 } from "../abi/vfio.ts";
-import { decodeIrqInfo, encodeIrqInfo, encodeIrqSet, type IrqInfo } from "../abi/vfio_codec.ts";
+import { encodeIrqSet, type IrqInfo } from "../abi/vfio_codec.ts";
 import { ClosedError, closeAll } from "../sys/error.ts";
 import { EventFd, type WaitOptions } from "../sys/eventfd.ts";
 import type { IoctlTarget } from "../sys/fd.ts";
 import { vfioIoctl } from "./_ioctl.ts";
-
-/**
- * VFIO_DEVICE_GET_IRQ_INFO.
- *
- * @param target The device fd (or a fake).
- * @param index IRQ index.
- * @throws {SyscallError} EINVAL for an index the device does not have.
- * @example
- * ```ts
- * import { Fd } from "warpdrive/sys";
- * import { readIrqInfo, VFIO_PCI_MSI_IRQ_INDEX } from "warpdrive/vfio";
- *
- * declare const deviceFd: Fd; // a VFIO device
- * readIrqInfo(deviceFd, VFIO_PCI_MSI_IRQ_INDEX).count; // 1 on edu
- * ```
- */
-export function readIrqInfo(target: IoctlTarget, index: number): IrqInfo {
-  const buf = encodeIrqInfo(index);
-  vfioIoctl(target, VFIO_DEVICE_GET_IRQ_INFO, buf);
-  return decodeIrqInfo(buf);
-}
 
 /** Options of `Irq.enable()`. */
 export interface IrqEnableOptions {

@@ -31,11 +31,12 @@
  */
 
 export { Container, type ContainerOptions } from "./container.ts";
-export { type DmaOptions, Iommu, type IommuChoice, readIommuInfo } from "./iommu.ts";
+export { type DmaOptions, Iommu, type IommuChoice } from "./iommu.ts";
+export { readIommuInfo, readIrqInfo, readRegionInfo } from "./info.ts";
 export { Group, type GroupOpenOptions, type GroupStatus, type GroupLink } from "./group.ts";
 export { Device, type DeviceAdoptOptions } from "./device.ts";
-export { Region, readRegionInfo, type RegionMapOptions } from "./region.ts";
-export { Irq, readIrqInfo, type IrqEnableOptions, type IrqWaitOptions } from "./irq.ts";
+export { Region, type RegionMapOptions } from "./region.ts";
+export { Irq, type IrqEnableOptions, type IrqWaitOptions } from "./irq.ts";
 export { DmaBuffer, IovaAllocator, type DmaOwner, type IovaAllocateOptions } from "./dma.ts";
 export { PciConfig, type PciCapability } from "./pci.ts";
 export { VfioError } from "./errors.ts";

@@ -6,45 +6,12 @@
  * @module
  */
 
-import { VFIO_DEVICE_GET_REGION_INFO } from "../abi/vfio.ts";
-import { vfio_region_info } from "../abi/vfio_layout.ts";
-import { decodeRegionInfo, encodeRegionInfo, regionInfoArgsz, type RegionInfo } from "../abi/vfio_caps.ts";
+import { type RegionInfo } from "../abi/vfio_caps.ts";
 import { PROT_READ, PROT_WRITE } from "../abi/libc.ts";
 import { ClosedError, closeAll, SyscallError } from "../sys/error.ts";
 import { errnoValue } from "../sys/errno.ts";
-import type { Fd, IoctlTarget } from "../sys/fd.ts";
+import type { Fd } from "../sys/fd.ts";
 import { MappedMemory, pageSize } from "../sys/mman.ts";
-import { readInfo } from "./_ioctl.ts";
-
-/**
- * VFIO_DEVICE_GET_REGION_INFO with `argsz` renegotiation: asks with the bare struct, and
- * when the kernel answers with a larger `argsz` (the capability chain did not fit), asks
- * again with a buffer of that size, then decodes the chain.
- *
- * @param target The device fd (or a fake answering the ioctl).
- * @param index Region index.
- * @returns The region description, capabilities decoded.
- * @throws {SyscallError} EINVAL for an index the device does not have, …
- * @throws {RangeError} When the kernel asks for an absurd size or the chain is malformed.
- * @example
- * ```ts
- * import { Fd } from "warpdrive/sys";
- * import { readRegionInfo, VFIO_PCI_BAR0_REGION_INDEX } from "warpdrive/vfio";
- *
- * declare const deviceFd: Fd; // a VFIO device
- * const bar0 = readRegionInfo(deviceFd, VFIO_PCI_BAR0_REGION_INDEX);
- * ```
- */
-export function readRegionInfo(target: IoctlTarget, index: number): RegionInfo {
-  return readInfo(target, {
-    request: VFIO_DEVICE_GET_REGION_INFO,
-    minSize: vfio_region_info.size,
-    encode: (argsz) => encodeRegionInfo(index, argsz),
-    argszOf: regionInfoArgsz,
-    decode: decodeRegionInfo,
-    what: `info of region ${index}`,
-  });
-}
 
 const EIO = errnoValue("EIO");
 

@@ -1,4 +1,4 @@
-import type { UserDriver } from "../../src/drivers/registry.ts";
+import type { UserDriver } from "../../src/drivers/mod.ts";
 
 /** A driver object for registry tests: only its api matters there; it never opens a queue. */
 export function driverFor(deviceApi: string, description = "registry test driver"): UserDriver<null, never, never> {

@@ -7,7 +7,7 @@
 import type { EventFd } from "../../src/sys/eventfd.ts";
 import { MappedMemory } from "../../src/sys/mman.ts";
 import * as L from "../../src/drivers/wd_dummy_v1_layout.ts";
-import type { DriverContext } from "../../src/drivers/registry.ts";
+import type { DriverContext } from "../../src/drivers/mod.ts";
 
 function crc32(bytes: Uint8Array): number {
   let c = 0xffffffff;

@@ -5,7 +5,7 @@
 // ring must already hold exactly the descriptors the new tail covers.
 import { afterEach, describe, expect, test } from "bun:test";
 import { type DummyCompletion, type DummyHandle, type DummyRequest, wdDummyV1Driver } from "../../src/drivers/wd_dummy_v1.ts";
-import type { UserDriver } from "../../src/drivers/registry.ts";
+import type { UserDriver } from "../../src/drivers/mod.ts";
 import * as L from "../../src/drivers/wd_dummy_v1_layout.ts";
 import { FakeDummyDevice } from "./_fake_wd_dummy.ts";
 

@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { findDriver, registerDriver, registeredDeviceApis, unregisterDriver } from "../../src/drivers/registry.ts";
+import { findDriver, registerDriver, registeredDeviceApis, unregisterDriver } from "../../src/drivers/mod.ts";
 import { driverFor } from "./_drivers.ts";
 
 afterEach(() => {

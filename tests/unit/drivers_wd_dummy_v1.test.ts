@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { type DummyCompletion, type DummyRequest, type DummyHandle, wdDummyV1Driver } from "../../src/drivers/wd_dummy_v1.ts";
-import type { UserDriver } from "../../src/drivers/registry.ts";
+import type { UserDriver } from "../../src/drivers/mod.ts";
 import * as L from "../../src/drivers/wd_dummy_v1_layout.ts";
 import { crc32, FakeDummyDevice } from "./_fake_wd_dummy.ts";
 

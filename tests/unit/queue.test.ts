@@ -5,8 +5,9 @@ import process from "node:process";
 import type { DummyCompletion, DummyRequest } from "../../src/drivers/wd_dummy_v1.ts";
 import * as L from "../../src/drivers/wd_dummy_v1_layout.ts";
 import type { DeviceOpener, DevicePort } from "../../src/queue/port.ts";
-import { Queue, QueueFullError, QueueReleasedError, RUN_ID_BASE } from "../../src/queue/queue.ts";
-import type { UserDriver } from "../../src/drivers/registry.ts";
+import { Queue } from "../../src/queue/queue.ts";
+import { QueueFullError, QueueReleasedError, RUN_ID_BASE } from "../../src/queue/types.ts";
+import type { UserDriver } from "../../src/drivers/mod.ts";
 import { type DummyHandle, wdDummyV1Driver } from "../../src/drivers/wd_dummy_v1.ts";
 import { type InquiryStep, requestQueue } from "../../src/queue/request.ts";
 import { NoAcceleratorError } from "../../src/select/select.ts";
@@ -303,7 +304,7 @@ describe("Queue", () => {
 });
 
 /** A queue on a stand-in device, its driver wrapped to count submit calls (doorbells). */
-function runQueue(options: { irq?: boolean; backlog?: number; spin?: number } = {}) {
+function runQueue(options: { irq?: boolean; backlog?: number; spin?: number; beforeArm?: (dev: FakeDummyDevice) => void } = {}) {
   const log: string[] = [];
   const { open, devices } = opener(new Set(), log, options.irq ?? false);
   const port = open(A, { root: "/nonexistent", devRoot: "/dev" });
@@ -315,6 +316,10 @@ function runQueue(options: { irq?: boolean; backlog?: number; spin?: number } = 
       const n = wdDummyV1Driver.submit(h, reqs);
       if (n > 0) doorbells.push(n);
       return n;
+    },
+    arm(h) {
+      options.beforeArm?.(dev);
+      wdDummyV1Driver.arm!(h);
     },
   };
   const q = new Queue<DummyRequest, DummyCompletion>(
@@ -497,6 +502,19 @@ describe("Queue.run", () => {
     setTimeout(() => (q.send({ op: "nop", id: 1 }), dev.step()), 10);
     expect((await w).id).toBe(1);
     expect(dev.irqs).toBe(2);
+  });
+
+  test("a completion that lands between the empty reap and the arming is reaped, not waited for: no signal comes for it", async () => {
+    let race = true;
+    // The device completes the request just before the wait arms the interrupt: it was not
+    // armed then, so it raises nothing, and only a reap after arming can find the completion.
+    const { q, dev } = runQueue({ irq: true, spin: 0, beforeArm: (d) => race && ((race = false), d.step()) });
+    await using _ = q;
+    q.send({ op: "nop", id: 9 });
+    const c = await q.wait({ timeout: 3000 }); // without the re-check this sleeps until the timeout
+    expect(c.id).toBe(9);
+    expect(race).toBe(false);
+    expect(dev.irqs).toBe(0);
   });
 
   test("completions() yields ring completions as they come and ends on release", async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { registerDriver, registeredDeviceApis, unregisterDriver } from "../../src/drivers/registry.ts";
+import { registerDriver, registeredDeviceApis, unregisterDriver } from "../../src/drivers/mod.ts";
 import { driverFor } from "./_drivers.ts";
 import { type Criteria, NoAcceleratorError, select, type SelectCriteria, type Selection } from "../../src/select/select.ts";
 import { enumerate } from "../../src/sysfs/enumerate.ts";
