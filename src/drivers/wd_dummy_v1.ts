@@ -366,6 +366,8 @@ function arm(h: DummyHandle): void {
  *
  * @example
  * ```ts
+ * import { registeredDeviceApis, requestQueue, wdDummyV1Driver } from "warpdrive";
+ * registeredDeviceApis().includes(wdDummyV1Driver.deviceApi); // true: built in
  * const q = await requestQueue({ alg: "copy" }); // picks wd_dummy_v1 types by this driver
  * ```
  */

@@ -45,6 +45,7 @@ import {
  * @typeParam Cpl The driver's completion type.
  * @example
  * ```ts
+ * import { type DummyCompletion, type DummyRequest, requestQueue } from "warpdrive";
  * await using q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy" });
  * const buf = q.alloc(8192);
  * const done = await q.run({ op: "copy", src: buf.iova, dst: buf.iova + 4096n, len: 4096 }, { timeout: 1000 });
@@ -144,6 +145,8 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * @throws {QueueReleasedError} after release.
    * @example
    * ```ts
+   * import { type DummyCompletion, type DummyRequest, requestQueue } from "warpdrive";
+   * const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true });
    * q.send({ op: "nop", id: 7 });
    * ```
    */
@@ -162,6 +165,9 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * @throws {QueueReleasedError} after release.
    * @example
    * ```ts
+   * import { type DummyCompletion, type DummyRequest, requestQueue } from "warpdrive";
+   * const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true });
+   * const requests: DummyRequest[] = [{ op: "nop", id: 1 }, { op: "nop", id: 2 }];
    * const sent = q.sendBatch(requests);
    * ```
    */
@@ -189,6 +195,8 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * @throws {QueueReleasedError} after release.
    * @example
    * ```ts
+   * import { type DummyCompletion, type DummyRequest, requestQueue } from "warpdrive";
+   * const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true });
    * const words = q.encode([{ op: "copy", id: 1, src: 0x1000, dst: 0x2000, len: 64 }]);
    * q.sendEncoded(words); // as often as wanted
    * ```
@@ -213,6 +221,9 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * @throws {QueueReleasedError} after release.
    * @example
    * ```ts
+   * import { type DummyCompletion, type DummyRequest, requestQueue } from "warpdrive";
+   * const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true });
+   * const words = q.encode([{ op: "nop", id: 1 }, { op: "nop", id: 2 }]);
    * const sent = q.sendEncoded(words, 16, 16); // descriptors 16..31
    * ```
    */
@@ -229,6 +240,8 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * @throws {QueueReleasedError} after release.
    * @example
    * ```ts
+   * import { type DummyCompletion, type DummyRequest, requestQueue } from "warpdrive";
+   * const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true });
    * for (const c of q.poll()) console.log(c);
    * ```
    */
@@ -249,6 +262,8 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * @throws {QueueReleasedError} after release, or when the queue is released while waiting.
    * @example
    * ```ts
+   * import { type DummyCompletion, type DummyRequest, requestQueue } from "warpdrive";
+   * const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true });
    * const c = await q.wait({ timeout: 5000 });
    * ```
    */
@@ -268,6 +283,9 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * @throws The signal's reason when aborted.
    * @example
    * ```ts
+   * import { type DummyCompletion, type DummyRequest, requestQueue } from "warpdrive";
+   * const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true });
+   * const signal = AbortSignal.timeout(10_000);
    * for await (const c of q.completions({ signal })) console.log(c.id, c.status);
    * ```
    */
@@ -295,6 +313,9 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * @throws {QueueReleasedError} after release, or when the queue is released first.
    * @example
    * ```ts
+   * import { type DummyCompletion, type DummyRequest, requestQueue } from "warpdrive";
+   * const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true });
+   * const buf = q.alloc(8192);
    * const c = await q.run({ op: "csum", src: buf.iova, len: 4096 }, { timeout: 1000 });
    * ```
    */
@@ -318,6 +339,9 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * @throws {QueueReleasedError} after release.
    * @example
    * ```ts
+   * import { type DummyCompletion, type DummyRequest, requestQueue } from "warpdrive";
+   * const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true });
+   * const payload = new TextEncoder().encode("hello");
    * const buf = q.alloc(4096);
    * buf.bytes().set(payload);
    * ```
@@ -342,6 +366,8 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * @throws The teardown's failures (an AggregateError when several).
    * @example
    * ```ts
+   * import { type DummyCompletion, type DummyRequest, requestQueue } from "warpdrive";
+   * const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true });
    * await q.release();
    * ```
    */

@@ -76,6 +76,7 @@ function reasonOf(e: unknown): string {
  * @throws The signal's reason when aborted.
  * @example
  * ```ts
+ * import { requestQueue, WD_CAPA_SGL_MEM } from "warpdrive";
  * await using q = await requestQueue({ alg: "copy", flags: WD_CAPA_SGL_MEM, allowCreate: true });
  * console.log(q.device, q.mdev);
  * ```

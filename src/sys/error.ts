@@ -160,6 +160,8 @@ export function closeAll(what: string, steps: readonly (() => void)[]): void {
  *
  * @example
  * ```ts
+ * import { EventFd, TimeoutError } from "warpdrive/sys";
+ * using efd = EventFd.create();
  * try {
  *   await efd.wait({ timeout: 100 });
  * } catch (e) {

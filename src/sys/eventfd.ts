@@ -125,7 +125,10 @@ export class EventFd {
    * @throws {SyscallError} When epoll or read fails.
    * @example
    * ```ts
-   * const n = await efd.wait({ timeout: 500, signal: AbortSignal.timeout(1000) });
+   * import { EventFd } from "warpdrive/sys";
+   * using efd = EventFd.create();
+   * efd.signal();
+   * const n = await efd.wait({ timeout: 500, signal: AbortSignal.timeout(1000) }); // 1
    * ```
    */
   async wait(options: WaitOptions = {}): Promise<number> {

@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts
- * import { EventFd, MappedMemory } from "./src/sys/mod.ts";
+ * import { EventFd, MappedMemory } from "warpdrive/sys";
  * using mem = MappedMemory.anonymous(4096);
  * mem.write32(0, 1);
  * using efd = EventFd.create();

@@ -98,6 +98,7 @@ function checkTimeout(timeout: number | undefined, what: string): void {
  *
  * @example
  * ```ts
+ * import { EventFd, reactor } from "warpdrive/sys";
  * using efd = EventFd.create();
  * setTimeout(() => efd.signal(), 10);
  * await reactor().readable(efd.fd, { timeout: 1000, label: "my eventfd" });
@@ -183,7 +184,9 @@ export class Reactor {
    * @throws The signal's reason when aborted, at once when it already is.
    * @example
    * ```ts
-   * await reactor().readable(deviceFd, { timeout: 500, signal });
+   * import { reactor } from "warpdrive/sys";
+   * declare const deviceFd: number; // a device that signals readiness through poll
+   * await reactor().readable(deviceFd, { timeout: 500, signal: AbortSignal.timeout(1000) });
    * ```
    */
   readable(fd: number, options: ReadyOptions = {}): Promise<void> {
@@ -283,8 +286,10 @@ export class Reactor {
    * @param error What the waits reject with (a `ClosedError`).
    * @example
    * ```ts
-   * reactor().cancel(fd, new ClosedError("wait", "eventfd 12"));
-   * close(fd);
+   * import { ClosedError, EventFd, reactor } from "warpdrive/sys";
+   * const efd = EventFd.create();
+   * reactor().cancel(efd.fd, new ClosedError("wait", "eventfd 12"));
+   * efd.close();
    * ```
    */
   cancel(fd: number, error: unknown): void {
