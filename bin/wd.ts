@@ -34,4 +34,13 @@ function writer(stream: NodeJS.WriteStream): (text: string) => void {
   };
 }
 
-process.exitCode = main(process.argv.slice(2), { out: writer(process.stdout), err: writer(process.stderr), env: process.env });
+const out = writer(process.stdout);
+// A live progress line (wd bench) only when a person watches stdout.
+const progress = process.stdout.isTTY ? (text: string): void => void process.stdout.write(`\r${text}\x1b[K`) : undefined;
+process.exitCode = await main(process.argv.slice(2), {
+  out,
+  err: writer(process.stderr),
+  // process.env reads a variable only when the CLI asks for it (Deno asks permission per read).
+  env: process.env,
+  ...(progress === undefined ? {} : { progress }),
+});

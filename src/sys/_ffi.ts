@@ -11,27 +11,45 @@
  * @module
  */
 
-import koffi from "koffi";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import type Koffi from "koffi";
 
-function loadLibc(): ReturnType<typeof koffi.load> {
+/**
+ * koffi is loaded on the first system call, not at import: reading sysfs (enumerate,
+ * select, `wd list`) then needs no native code, and Deno no `--allow-ffi`.
+ *
+ * A module read from a file requires koffi from beside itself. A module Deno fetched over
+ * https (JSR) has no directory to require from; Deno resolves `koffi` to the file in its
+ * npm cache, which is required by path. `inGraph` is never called: its `import()` keeps
+ * koffi in the module graph Deno downloads before running.
+ */
+let koffiModule: typeof Koffi | undefined;
+const inGraph = (): Promise<unknown> => import("koffi");
+void inGraph;
+
+function koffi(): typeof Koffi {
+  if (koffiModule === undefined) {
+    const here = import.meta.url;
+    const loaded: { default?: typeof Koffi } & typeof Koffi = here.startsWith("file:")
+      ? createRequire(here)("koffi")
+      : createRequire(import.meta.resolve("koffi"))(fileURLToPath(import.meta.resolve("koffi")));
+    koffiModule = loaded.default ?? loaded;
+  }
+  return koffiModule;
+}
+
+function loadLibc(): ReturnType<typeof Koffi.load> {
   try {
-    return koffi.load("libc.so.6");
+    return koffi().load("libc.so.6");
   } catch (first) {
     try {
-      return koffi.load("libc.so");
+      return koffi().load("libc.so");
     } catch {
       throw first;
     }
   }
 }
-
-const lib = loadLibc();
-
-/** 32-bit ABIs need the explicit 64-bit-offset entry points; on 64-bit they are the same. */
-const LFS = koffi.sizeof("void *") === 4 ? "64" : "";
-
-/** `struct pollfd` (anonymous: koffi type names are process-global). */
-const pollfd = koffi.struct({ fd: "int", events: "short", revents: "short" });
 
 /** One `struct pollfd`, as koffi marshals it. */
 export interface PollFd {
@@ -82,10 +100,16 @@ export interface Libc {
   strerror(errnum: number): string;
 }
 
-const pollFn = lib.func("poll", "int", [koffi.inout(koffi.pointer(pollfd)), "unsigned long", "int"]);
-
-/** The bindings. */
-export const libc: Libc = {
+/** Binds every symbol of {@link Libc}; called once, by the first call through `libc`. */
+function bindLibc(): Libc {
+  const k = koffi();
+  const lib = loadLibc();
+  /** 32-bit ABIs need the explicit 64-bit-offset entry points; on 64-bit they are the same. */
+  const LFS = k.sizeof("void *") === 4 ? "64" : "";
+  /** `struct pollfd` (anonymous: koffi type names are process-global). */
+  const pollfd = k.struct({ fd: "int", events: "short", revents: "short" });
+  const pollFn = lib.func("poll", "int", [k.inout(k.pointer(pollfd)), "unsigned long", "int"]);
+  return {
   open: lib.func("int open(const char *pathname, int flags, uint32_t mode)"),
   close: lib.func("int close(int fd)"),
   read: lib.func("long read(int fd, void *buf, size_t count)"),
@@ -105,19 +129,43 @@ export const libc: Libc = {
   getrlimit: lib.func("int getrlimit(int resource, void *rlim)"),
   sysconf: lib.func("long sysconf(int name)"),
   strerror: lib.func("const char *strerror(int errnum)"),
-};
+  };
+}
+
+const LIBC_NAMES = [
+  "open", "close", "read", "write", "pread", "pwrite", "ioctlPtr", "ioctlInt", "ioctlStr", "mmap", "munmap",
+  "eventfd", "poll", "pollAsync", "memfd_create", "ftruncate", "getrlimit", "sysconf", "strerror",
+] as const;
+// Every symbol of Libc is named above (a compile error otherwise).
+const _allNamed: Exclude<keyof Libc, typeof LIBC_NAMES[number]> extends never ? true : never = true;
+void _allNamed;
+
+/**
+ * The bindings. Each starts as a stub that binds the whole table on its first call, then
+ * calls the real symbol: nothing runs between that call and the caller's `errno()`.
+ */
+export const libc: Libc = (() => {
+  const table: Record<string, unknown> = {};
+  for (const name of LIBC_NAMES) {
+    table[name] = (...args: unknown[]): unknown => {
+      Object.assign(table, bindLibc());
+      return (table[name] as (...a: unknown[]) => unknown)(...args);
+    };
+  }
+  return table as unknown as Libc;
+})();
 
 /** The calling thread's errno, as libc left it after the last call. */
-export const errno: () => number = () => koffi.errno();
+export const errno: () => number = () => koffi().errno();
 
 /**
  * A zero-copy `ArrayBuffer` over `len` bytes of native memory at `address`. It does not
  * know when the memory goes away: callers must detach or stop using it before unmapping.
  */
-export const view: (address: bigint, len: number) => ArrayBuffer = (address, len) => koffi.view(address, len);
+export const view: (address: bigint, len: number) => ArrayBuffer = (address, len) => koffi().view(address, len);
 
 /** The native address of an ArrayBuffer's (or typed array's) memory. */
-export const address: (value: ArrayBuffer | ArrayBufferView) => bigint = (value) => koffi.address(value);
+export const address: (value: ArrayBuffer | ArrayBufferView) => bigint = (value) => koffi().address(value);
 
 /**
  * The optional C barrier library (`c/wd_barrier.c`, built by `scripts/build_barrier.sh`):
@@ -152,7 +200,7 @@ const barrierLibs = new Map<string, BarrierLib>();
 export function loadBarrierLib(path: string): BarrierLib {
   const known = barrierLibs.get(path);
   if (known !== undefined) return known;
-  const so = koffi.load(path);
+  const so = koffi().load(path);
   const bound: BarrierLib = {
     wd_barrier_version: so.func("unsigned int wd_barrier_version(void)"),
     wd_barrier_arch: so.func("const char *wd_barrier_arch(void)"),
