@@ -81,6 +81,7 @@ export {
 export { type InquiryStep, type QueueOptions, requestQueue } from "./src/queue/request.ts";
 export { type DeviceOpener, type DevicePort, type OpenOptions, probeIommuTypes, type QueueDmaOptions } from "./src/queue/_port.ts";
 export * from "./src/vfio/mod.ts";
+export { barrierInfo, type BarrierInfo, type BarrierOptions, configureBarrier } from "./src/sys/barrier.ts";
 export {
   ClosedError,
   closeAll,

@@ -25,7 +25,7 @@
  *
  * @example
  * ```ts
- * import { barrierInfo, configureBarrier } from "./src/sys/barrier.ts";
+ * import { barrierInfo, configureBarrier } from "warpdrive";
  * configureBarrier({ onDebug: (m) => console.error(m) });
  * console.log(barrierInfo().backend); // "js" on x86-64
  * ```
@@ -120,8 +120,12 @@ let debug: ((message: string) => void) | undefined;
 let noteDelivered = false;
 let pendingNote: string | undefined;
 
-/** The package's root: the nearest ancestor of this module that holds `c/wd_barrier.c` (sources or dist/). */
+/**
+ * The package's root: the nearest ancestor of this module that holds `c/wd_barrier.c`
+ * (sources or dist/). A module loaded over https (JSR) has no directory: `undefined`.
+ */
 function packageRoot(): string | undefined {
+  if (!import.meta.url.startsWith("file:")) return undefined;
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     if (fs.existsSync(path.join(dir, "c", "wd_barrier.c"))) return dir;

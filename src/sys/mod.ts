@@ -27,6 +27,18 @@ export { errnoName, errnoValue, errorCode } from "./errno.ts";
 export { Fd, ioctl, type CallContext, type IoctlArg, type IoctlTarget } from "./fd.ts";
 export { MappedMemory, mmap, munmap, pageSize, roundUpToPage, memfdCreate, ftruncate, type MapFileOptions } from "./mman.ts";
 export { EventFd, type WaitOptions } from "./eventfd.ts";
+export {
+  type BarrierBackend,
+  barrierInfo,
+  type BarrierInfo,
+  type BarrierOptions,
+  type BarrierPreference,
+  configureBarrier,
+  type Doorbell32,
+  type Doorbell64,
+  doorbell32,
+  doorbell64,
+} from "./barrier.ts";
 export { getrlimit, memlockStatus, type ResourceLimit, type MemlockStatus } from "./resource.ts";
 export {
   _IO,
