@@ -239,6 +239,21 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   return outcome.code ?? EXIT_OK;
 }
 
+/**
+ * Whether the command line asks for JSON: a `--json` before any `--` that is not the
+ * value of an option taking one (`wd pick --alg --json` is a missing value, reported as text).
+ */
+export function wantsJson(argv: readonly string[]): boolean {
+  const valued = new Set<string>();
+  for (const o of [GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options)]) {
+    for (const [name, d] of Object.entries(o)) if (d.type === "string") valued.add(`--${name}`);
+  }
+  for (let i = 0; i < argv.length && argv[i] !== "--"; i++) {
+    if (argv[i] === "--json" && !valued.has(argv[i - 1] ?? "")) return true;
+  }
+  return false;
+}
+
 /** The JSON `error.code` and exit code of a thrown error. */
 export function classify(e: unknown): { code: string; exit: number } {
   if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) return { code: "EUSAGE", exit: EXIT_USAGE };
@@ -265,7 +280,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const candidates = (e as { candidates?: unknown } | null)?.candidates;
     const isNoAccel = (e as Error | null)?.name === "NoAcceleratorError" && Array.isArray(candidates);
     const [head = "", ...more] = message.split("\n");
-    if (argv.includes("--json")) {
+    if (wantsJson(argv)) {
       const error: Record<string, unknown> = { code, message: isNoAccel ? head : oneLine(message) };
       const step = (e as { step?: unknown } | null)?.step;
       if (step !== undefined) error["step"] = step;

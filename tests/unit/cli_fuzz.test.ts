@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import * as path from "node:path";
-import { main } from "../../src/cli/wd.ts";
+import { main, wantsJson } from "../../src/cli/wd.ts";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
 
 const SEED = Number(process.env["WD_FC_SEED"] ?? 20261129);
@@ -114,7 +114,7 @@ function expectWellBehaved(argv: readonly string[], code: number | null, err: st
   const label = JSON.stringify(argv);
   expect([label, [0, 1, 2].includes(code as number)]).toEqual([label, true]);
   expect([label, /^\s+at /m.test(err)]).toEqual([label, false]);
-  if (argv.includes("--json")) {
+  if (wantsJson(argv)) {
     // Under --json every outcome is one JSON document on stdout; a failure is {"error": …}
     // with the same exit code, and nothing on stderr.
     const doc = JSON.parse(out);
