@@ -4,7 +4,8 @@
 // http://127.0.0.1 and runs tests/smoke/remote_doorbell.ts in Deno, with an import map
 // like the one JSR derives from jsr.json, except that koffi resolves to the installed copy
 // (as npm:koffi resolves to Deno's npm cache) and uuid is served too, so no network is
-// needed. Runs under every runtime of the smoke suite; the child is always Deno.
+// needed. Runs under every runtime of the smoke suite (Deno's needs --allow-net=127.0.0.1);
+// the child is always Deno.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -32,7 +33,10 @@ function serve() {
     const type = file.endsWith(".ts") ? "application/typescript" : "application/javascript";
     res.writeHead(200, { "content-type": type }).end(fs.readFileSync(file));
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, served, port: server.address().port })));
+  return new Promise((resolve, reject) => {
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve({ server, served, port: server.address().port }));
+  });
 }
 
 /** Runs a command to its end; resolves to its status and output. */
