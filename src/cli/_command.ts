@@ -18,7 +18,7 @@ export interface CliIo {
   readonly err: (text: string) => void;
   /** The environment; read only for the variables a command needs. */
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Rewrites a live progress line; present only when standard output is a terminal. */
+  /** Rewrites a live progress line; draws nothing unless standard output is a terminal. */
   readonly progress?: (text: string) => void;
 }
 
