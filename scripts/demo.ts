@@ -12,7 +12,7 @@
  * first check that fails it prints what failed and exits 1, and the closing line comes
  * only when every step was checked.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import {
@@ -204,6 +204,19 @@ await new Promise(() => {});`);
     say(`   the same mediated device opens again (${again.mdev}) and completes a request: ${c.statusName}`);
     removeMdev(uuid);
     check(!existsSync(`${MDEVS}/${uuid}`), `mdev ${uuid} is still there after removeMdev`);
+    say();
+    say("Benchmark from the command line: wd bench --alg copy --size 4096 --depth 16 --seconds 2");
+    const wdBin = path.join(import.meta.dir, "..", "bin", "wd.ts");
+    const bench = spawnSync(process.execPath, [wdBin, "bench", "--alg", "copy", "--size", "4096", "--depth", "16", "--seconds", "2", "--allow-create", "--json"], {
+      encoding: "utf8",
+      env: { ...process.env, WD_SYSFS_ROOT: "" },
+    });
+    check(bench.status === 0, `wd bench exited with ${bench.status}: ${bench.stderr.trim() || bench.stdout.trim()}`);
+    const b = JSON.parse(bench.stdout);
+    check(b.requests > 0 && b.failed === 0, `wd bench completed ${b.requests} requests with ${b.failed} failures`);
+    check(b.latencyUs.p50 <= b.latencyUs.p99, `wd bench latency p50 ${b.latencyUs.p50} us above p99 ${b.latencyUs.p99} us`);
+    check(!existsSync(`${MDEVS}/${b.mdev}`), `the mediated device wd bench created (${b.mdev}) is still there`);
+    say(`   ${b.device}/${b.type}: ${b.requests} requests of ${b.size} B, ${b.requestsPerSecond} req/s, ${b.mbPerSecond} MB/s, latency p50 ${b.latencyUs.p50} us, p99 ${b.latencyUs.p99} us`);
     say();
     say(`Done: inquiry, queue, ${Math.round(rate)} requests/s, release and reclaim all worked on this kernel (${checks} checks passed)`);
   } finally {

@@ -1,214 +1,121 @@
 /**
  * `wd`: look at and arrange the WarpDrive accelerators of a machine.
  *
- * The only module that prints or reads argv. {@link main} returns the exit code, so
- * tests can run it in-process; `bin/wd.ts` is the executable that runs it for real.
+ * The only module that prints or reads argv. {@link main} resolves to the exit code, so
+ * tests can run it in-process; `bin/wd.ts` is the executable that runs it for real. The
+ * commands are the table in {@link COMMANDS}: each one's help, options and handler are
+ * defined together, and the parser, the help and the shell completion are built from it.
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { createMdev, disableDevice, removeMdev, setPriority, setZone } from "../mdev/mdev.ts";
-import { registeredDeviceApis } from "../drivers/mod.ts";
-import { type Criteria, NoAcceleratorError, select } from "../select/select.ts";
-import { barrierInfo } from "../sys/barrier.ts";
-import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
-import type { Accelerator, AcceleratorType, Inventory } from "../sysfs/model.ts";
-import { describeFlags, formatFlags, parseDecimal, parseFlags } from "../sysfs/parse.ts";
 import { VERSION } from "../version.ts";
+import {
+  type CliIo,
+  type Command,
+  type Context,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  type OptionDef,
+  pad,
+  UsageError,
+  usageOf,
+  type Values,
+} from "./command.ts";
+import { MISC_COMMANDS } from "./commands_misc.ts";
+import { STATE_COMMANDS } from "./commands_state.ts";
+import { TREE_COMMANDS } from "./commands_tree.ts";
 
-/** Where the CLI writes; injectable for tests. */
-export interface CliIo {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-  readonly env: Readonly<Record<string, string | undefined>>;
-}
+export { type CliIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./command.ts";
 
-/** Exit code: done. */
-export const EXIT_OK = 0;
-/** Exit code: nothing found, nothing matched, or the operation failed against the tree. */
-export const EXIT_FAILED = 1;
-/** Exit code: bad usage or a malformed value on the command line. */
-export const EXIT_USAGE = 2;
+/** Every command of `wd`, in the order `wd help` lists them. */
+export const COMMANDS: readonly Command[] = [...TREE_COMMANDS, ...STATE_COMMANDS, ...MISC_COMMANDS];
 
-class UsageError extends Error {}
-
-const HELP = `wd ${VERSION}: find and arrange WarpDrive accelerators (/sys/class/warpdrive)
-
-Usage:
-  wd list [--json] [--verbose]
-  wd pick --alg NAME [--wd-type T] [--flags HEX] [--api API]... [--zone N]
-          [--prefer latency|throughput] [--min-throughput N] [--max-latency N]
-          [--allow-create] [--allow-noiommu] [--explain] [--json]
-  wd create --device DEV --type TYPE_DIR [--uuid UUID]
-  wd remove UUID
-  wd priority DEV N         N in [-100, 99], smaller is preferred
-  wd disable DEV            take DEV out of choice (priority outside the range)
-  wd zone DEV N
-
-Global options:
-  --sysfs ROOT   sysfs root to read (default /sys, or env WD_SYSFS_ROOT)
-  --help, -h     this text
-  --version, -V  the version
-
-list decodes flags in CAPS: the framework's low 8 bits by name (SHARE_ALL, SGL_MEM),
-the algorithm's bits in hex (alg:0x100).
-list --verbose also lists mediated-device UUIDs and says which doorbell barrier queues
-use (js: Atomics.store; c: c/wd_barrier.c, built by scripts/build_barrier.sh) and why.
-
-pick: without --api, the accepted device_apis are those with a registered user-space
-driver. --allow-create accepts types with no mediated device but free instances.
---allow-noiommu accepts devices whose wdev/iommu declares VFIO_NOIOMMU_IOMMU (no DMA
-isolation). pick does not ask the kernel which IOMMU types it offers; a queue request does.
-
-Exit codes: 0 done; 1 nothing found, nothing matched, or the operation failed
-(permission, kernel refusal; the message says why); 2 bad usage or malformed value.
-Every error is one line on stderr; pick --explain adds why each candidate was rejected.
-A closed stdout (wd list | head) ends the output quietly; the exit code stays the
-command's own. Set WD_DEBUG=1 to see stack traces.`;
-
-type OptionSpec = { type: "string" | "boolean"; multiple?: boolean; short?: string };
-
-const GLOBAL: Record<string, OptionSpec> = {
-  sysfs: { type: "string" },
-  help: { type: "boolean", short: "h" },
-  version: { type: "boolean", short: "V" },
+/** Options every command takes. */
+export const GLOBAL_OPTIONS: Readonly<Record<string, OptionDef>> = {
+  sysfs: { type: "string", value: "ROOT", help: "the sysfs root (default /sys, or env WD_SYSFS_ROOT)" },
+  json: { type: "boolean", help: 'JSON on stdout, "schema": 1; errors as {"error": {"code", "message"}}' },
+  help: { type: "boolean", short: "h", help: "help (of the command, when one is given)" },
+  version: { type: "boolean", short: "V", help: "the version" },
 };
 
-const COMMANDS: Record<string, { options: Record<string, OptionSpec>; positionals: number }> = {
-  list: { options: { json: { type: "boolean" }, verbose: { type: "boolean", short: "v" } }, positionals: 0 },
-  pick: {
-    options: {
-      alg: { type: "string" },
-      "wd-type": { type: "string" },
-      flags: { type: "string" },
-      api: { type: "string", multiple: true },
-      zone: { type: "string" },
-      prefer: { type: "string" },
-      "min-throughput": { type: "string" },
-      "max-latency": { type: "string" },
-      "allow-create": { type: "boolean" },
-      "allow-noiommu": { type: "boolean" },
-      explain: { type: "boolean" },
-      json: { type: "boolean" },
-    },
-    positionals: 0,
-  },
-  create: { options: { device: { type: "string" }, type: { type: "string" }, uuid: { type: "string" } }, positionals: 0 },
-  remove: { options: {}, positionals: 1 },
-  priority: { options: {}, positionals: 2 },
-  disable: { options: {}, positionals: 1 },
-  zone: { options: {}, positionals: 2 },
-};
+const EXIT_TEXT = `Exit codes: 0 done; 1 nothing found, nothing matched, or the operation failed
+(permission, kernel refusal; the message says why); 2 bad usage or a malformed value.
+Every error is one line on stderr (with --json, an object on stdout, same exit code).`;
 
-function int(option: string, text: string): number {
-  const p = parseDecimal(text);
-  if (!p.ok) throw new UsageError(`${option} ${JSON.stringify(text)}: ${p.reason}`);
-  return p.value;
+const ENV_TEXT = `Environment: WD_SYSFS_ROOT (the sysfs root when --sysfs is not given), WD_DEBUG=1
+(stack traces with errors), WD_BARRIER_LIB (the C doorbell library, for queues).`;
+
+function optionLines(options: Readonly<Record<string, OptionDef>>): string[] {
+  return pad(Object.entries(options).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : "    "}--${name}${o.type === "string" ? ` ${o.choices ? o.choices.join("|") : o.value ?? "VALUE"}` : ""}`;
+    return [`  ${flag}`, o.help];
+  }));
 }
 
-function pad(rows: string[][]): string[] {
-  const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  "));
+/** The overview `wd --help` and `wd help` print. */
+export function overviewHelp(): string {
+  return [
+    `wd ${VERSION}: find and arrange WarpDrive accelerators (/sys/class/warpdrive)`,
+    "",
+    "Usage: wd COMMAND [ARGS] [OPTIONS]",
+    "",
+    "Commands:",
+    ...pad(COMMANDS.map((c) => [`  ${c.name}`, c.summary])),
+    "",
+    "Global options:",
+    ...optionLines(GLOBAL_OPTIONS),
+    "",
+    "wd help COMMAND (or wd COMMAND --help) shows a command's options.",
+    "",
+    EXIT_TEXT,
+    ENV_TEXT,
+  ].join("\n");
 }
 
-const show = (v: number | string | null): string => (v === null ? "?" : String(v));
-
-function listJson(inv: Inventory): unknown {
-  return {
-    devices: inv.devices.map((d: Accelerator) => ({
-      id: d.id,
-      zoneId: d.zoneId,
-      priority: d.priority,
-      iommu: d.iommu,
-      enabled: d.enabled,
-      problems: d.problems,
-      types: d.types.map((t: AcceleratorType) => ({
-        type: t.type,
-        name: t.name,
-        wdType: t.wdType,
-        flags: t.flags,
-        latency: t.latency,
-        throughput: t.throughput,
-        availableInstances: t.availableInstances,
-        deviceApi: t.deviceApi,
-        mdevs: t.mdevs,
-        problems: t.problems,
-      })),
-    })),
-  };
+/** Every command's name, summary and usage, as `wd help --json` prints them. */
+export function helpJson(): Record<string, unknown> {
+  return { version: VERSION, commands: COMMANDS.map((c) => ({ name: c.name, summary: c.summary, usage: usageOf(c) })) };
 }
 
-function listText(inv: Inventory, verbose: boolean): string {
-  if (inv.devices.length === 0) return `No accelerators in ${inv.classDir}`;
-  const out: string[] = [];
-  for (const d of inv.devices) {
-    const state = d.problems.length > 0 ? "unusable" : d.enabled ? "enabled" : "disabled";
-    out.push(`${d.id}  zone ${show(d.zoneId)}  priority ${show(d.priority)}  iommu ${show(d.iommu)}  ${state}`);
-    for (const p of d.problems) out.push(`  ! ${p}`);
-    if (d.types.length > 0) {
-      const rows = [["TYPE", "NAME", "WD_TYPE", "FLAGS", "LATENCY", "THROUGHPUT", "AVAILABLE", "DEVICE_API", "MDEVS", "CAPS"]];
-      for (const t of d.types) {
-        rows.push([
-          t.type,
-          show(t.name),
-          show(t.wdType),
-          t.flags === null ? "?" : formatFlags(t.flags),
-          show(t.latency),
-          show(t.throughput),
-          show(t.availableInstances),
-          show(t.deviceApi),
-          verbose ? (t.mdevs.join(",") || "-") : String(t.mdevs.length),
-          t.flags === null ? "?" : describeFlags(t.flags),
-        ]);
-      }
-      const lines = pad(rows);
-      lines.forEach((l, i) => {
-        out.push(`  ${l}`);
-        const t = i > 0 ? d.types[i - 1] : undefined;
-        if (t !== undefined) for (const p of t.problems) out.push(`    ! ${p}`);
-      });
+/** The help of one command, built from its definition. */
+export function commandHelp(c: Command): string {
+  const lines = [`wd ${c.name}: ${c.summary}`, "", `Usage: ${usageOf(c)}`];
+  if (c.args.length > 0) lines.push("", "Arguments:", ...pad(c.args.map((a) => [`  ${a.name}`, a.help])));
+  if (Object.keys(c.options).length > 0) lines.push("", "Options:", ...optionLines(c.options));
+  const globals = Object.fromEntries(Object.entries(GLOBAL_OPTIONS).filter(([k]) => c.sysfs || k !== "sysfs"));
+  lines.push("", "Global options:", ...optionLines(globals));
+  if (c.details !== undefined) lines.push("", c.details);
+  return lines.join("\n");
+}
+
+/** Edit distance (insert, delete, substitute), for "did you mean". */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
     }
+    row = next;
   }
-  return out.join("\n");
+  return row[b.length] as number;
 }
 
-function barrierText(): string {
-  const b = barrierInfo();
-  const what = b.backend === "c" ? `c (${b.library})` : "js (Atomics.store)";
-  return `doorbell barrier: ${what} on ${b.arch}: ${b.reason}\n  ${b.guarantee}`;
-}
-
-function pickCriteria(v: Record<string, string | boolean | string[] | undefined>): Criteria {
-  const alg = v["alg"];
-  if (typeof alg !== "string" || alg.trim() === "") throw new UsageError("pick needs --alg NAME");
-  const c: { -readonly [K in keyof Criteria]: Criteria[K] } = { alg };
-  if (typeof v["wd-type"] === "string") c.wdType = v["wd-type"];
-  if (typeof v["flags"] === "string") {
-    const f = parseFlags(v["flags"]);
-    if (!f.ok) throw new UsageError(`--flags ${JSON.stringify(v["flags"])}: ${f.reason}`);
-    c.flags = f.value;
-  }
-  if (Array.isArray(v["api"])) c.apis = v["api"];
-  if (typeof v["zone"] === "string") c.zone = int("--zone", v["zone"]);
-  if (typeof v["prefer"] === "string") {
-    if (v["prefer"] !== "latency" && v["prefer"] !== "throughput") {
-      throw new UsageError(`--prefer ${JSON.stringify(v["prefer"])}: use latency or throughput`);
-    }
-    c.prefer = v["prefer"];
-  }
-  if (typeof v["min-throughput"] === "string") c.minThroughput = int("--min-throughput", v["min-throughput"]);
-  if (typeof v["max-latency"] === "string") c.maxLatency = int("--max-latency", v["max-latency"]);
-  if (v["allow-create"] === true) c.allowCreate = true;
-  if (v["allow-noiommu"] === true) c.allowNoIommu = true;
-  return c;
+/** Finds a command by name, or throws a `UsageError` that suggests the nearest. */
+export function findCommand(name: string): Command {
+  const c = COMMANDS.find((x) => x.name === name);
+  if (c !== undefined) return c;
+  const near = COMMANDS.find((x) => distance(x.name, name) <= 2);
+  throw new UsageError(`unknown command ${JSON.stringify(name)}${near ? ` (did you mean ${near.name}?)` : ""}; wd help lists them`);
 }
 
 /**
  * One line from a `parseArgs` refusal. Its messages can run over several lines ("…is
  * ambiguous. Did you forget…? To specify…"); the option it is about is what matters.
  */
-function argsMessage(e: unknown): string {
+function argsMessage(e: unknown, command: string | undefined): string {
   const message = e instanceof Error ? e.message : String(e);
   const code = (e as { code?: unknown }).code;
   const option = /'(-[^' ]+)/.exec(message)?.[1];
@@ -216,6 +123,9 @@ function argsMessage(e: unknown): string {
     return /ambiguous/.test(message)
       ? `${option} needs a value (for a value that starts with a dash, write ${option}=VALUE)`
       : `${option} takes ${/argument missing/.test(message) ? "a value, and none was given" : "no value"}`;
+  }
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option !== undefined) {
+    return `unknown option ${option}; wd help${command ? ` ${command}` : ""} lists the options`;
   }
   return oneLine(message.replace(/\. To specify.*$/s, ""));
 }
@@ -225,7 +135,7 @@ function oneLine(text: string): string {
   return text.split(/\s*\n\s*/).filter((l) => l !== "").join("; ");
 }
 
-function splitGlobal(argv: readonly string[]): { command: string | undefined; rest: string[] } {
+function splitCommand(argv: readonly string[]): { command: string | undefined; rest: string[] } {
   const rest: string[] = [];
   let command: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -244,129 +154,148 @@ function splitGlobal(argv: readonly string[]): { command: string | undefined; re
   return { command, rest };
 }
 
-function run(argv: readonly string[], io: CliIo): number {
-  const { command, rest } = splitGlobal(argv);
-  const spec = command === undefined ? { options: {}, positionals: 0 } : COMMANDS[command];
-  if (spec === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)} (see wd --help)`);
+function parse(rest: readonly string[], options: Readonly<Record<string, OptionDef>>, command: string | undefined): { values: Values; args: string[] } {
   // parseArgs would read a negative number ("wd priority acc0 -7") as short options.
   const NEG = "\u0001";
   const unmask = (x: string): string => (x.startsWith(NEG) ? x.slice(1) : x);
+  const spec: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> = {};
+  for (const [k, o] of Object.entries(options)) {
+    spec[k] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) };
+  }
   let parsed;
   try {
-    parsed = parseArgs({
-      args: rest.map((a) => (/^-\d+$/.test(a) ? NEG + a : a)),
-      options: { ...GLOBAL, ...spec.options },
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseArgs({ args: rest.map((a) => (/^-\d+$/.test(a) ? NEG + a : a)), options: spec, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(argsMessage(e));
+    throw new UsageError(argsMessage(e, command));
   }
-  const v: Record<string, string | boolean | string[] | undefined> = {};
+  const values: Record<string, string | boolean | string[] | undefined> = {};
   for (const [k, x] of Object.entries(parsed.values)) {
-    v[k] = typeof x === "string" ? unmask(x) : Array.isArray(x) ? x.map((y) => unmask(String(y))) : x as boolean | undefined;
+    values[k] = typeof x === "string" ? unmask(x) : Array.isArray(x) ? x.map((y) => unmask(String(y))) : x as boolean | undefined;
   }
-  parsed = { ...parsed, positionals: parsed.positionals.map(unmask) };
-  if (v["help"]) {
-    io.out(HELP);
+  return { values, args: parsed.positionals.map(unmask) };
+}
+
+function print(io: CliIo, doc: Readonly<Record<string, unknown>>): void {
+  io.out(JSON.stringify({ schema: 1, ...doc }, null, 2));
+}
+
+async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const { command, rest } = splitCommand(argv);
+  if (command === undefined) {
+    const { values } = parse(rest, GLOBAL_OPTIONS, undefined);
+    const json = values["json"] === true;
+    if (values["version"]) {
+      if (json) print(io, { version: VERSION });
+      else io.out(VERSION);
+      return EXIT_OK;
+    }
+    if (values["help"]) {
+      if (json) print(io, helpJson());
+      else io.out(overviewHelp());
+      return EXIT_OK;
+    }
+    throw new UsageError("no command given; wd help lists them");
+  }
+  const cmd = findCommand(command);
+  const { values, args } = parse(rest, { ...GLOBAL_OPTIONS, ...cmd.options }, command);
+  const json = values["json"] === true;
+  if (values["help"]) {
+    if (json) print(io, { command: cmd.name, usage: usageOf(cmd), help: commandHelp(cmd) });
+    else io.out(commandHelp(cmd));
     return EXIT_OK;
   }
-  if (v["version"]) {
-    io.out(VERSION);
+  if (values["version"]) {
+    if (json) print(io, { version: VERSION });
+    else io.out(VERSION);
     return EXIT_OK;
   }
-  if (command === undefined) throw new UsageError("no command given (see wd --help)");
-  const pos = parsed.positionals;
-  if (pos.length !== spec.positionals) {
-    throw new UsageError(`${command} takes ${spec.positionals} argument(s), got ${pos.length} (see wd --help)`);
+  const min = cmd.args.filter((a) => !a.optional).length;
+  if (args.length < min || args.length > cmd.args.length) {
+    const want = min === cmd.args.length ? `${min}` : `${min} to ${cmd.args.length}`;
+    throw new UsageError(`${cmd.name} takes ${want} argument(s) (${cmd.args.map((a) => a.name).join(" ") || "none"}), got ${args.length}; see wd help ${cmd.name}`);
   }
-  if (v["sysfs"] === "") throw new UsageError('--sysfs "": the sysfs root must not be empty');
-  const envRoot = io.env["WD_SYSFS_ROOT"];
-  const root = typeof v["sysfs"] === "string" ? v["sysfs"] : envRoot !== undefined && envRoot !== "" ? envRoot : DEFAULT_SYSFS_ROOT;
-  switch (command) {
-    case "list": {
-      const inv = enumerate({ root });
-      io.out(v["json"] ? JSON.stringify(listJson(inv), null, 2) : listText(inv, v["verbose"] === true));
-      if (v["verbose"] === true && v["json"] !== true) io.out(barrierText());
-      return inv.devices.length === 0 ? EXIT_FAILED : EXIT_OK;
-    }
-    case "pick": {
-      const criteria = pickCriteria(v);
-      const inv = enumerate({ root, alg: criteria.alg });
-      const s = select(inv, { ...criteria, apis: criteria.apis ?? registeredDeviceApis() });
-      if (v["json"]) {
-        io.out(JSON.stringify({
-          device: s.device.id,
-          type: s.type.type,
-          name: s.type.name,
-          wdType: s.type.wdType,
-          flags: s.type.flags,
-          latency: s.type.latency,
-          throughput: s.type.throughput,
-          availableInstances: s.type.availableInstances,
-          deviceApi: s.type.deviceApi,
-          priority: s.device.priority,
-          zoneId: s.device.zoneId,
-          mdev: s.mdev,
-        }));
-      } else {
-        io.out(`${s.device.id}/${s.type.type}  ${s.mdev === null ? "(a mediated device must be created)" : `mdev ${s.mdev}`}`);
-      }
-      if (v["explain"]) {
-        const lines = s.candidates.map((c) =>
-          `${c.accepted ? String(c.rank).padStart(3) : "  -"} ${c.device}${c.type ? `/${c.type}` : ""}: ${c.accepted ? "" : "rejected: "}${c.reason}`
-        );
-        io.err(lines.join("\n"));
-      }
-      return EXIT_OK;
-    }
-    case "create": {
-      if (typeof v["device"] !== "string" || typeof v["type"] !== "string") {
-        throw new UsageError("create needs --device DEV and --type TYPE_DIR");
-      }
-      const uuid = typeof v["uuid"] === "string" ? v["uuid"] : undefined;
-      io.out(createMdev(v["device"], v["type"], uuid === undefined ? { root } : { root, uuid }));
-      return EXIT_OK;
-    }
-    case "remove":
-      removeMdev(pos[0] as string, { root });
-      return EXIT_OK;
-    case "priority":
-      setPriority(pos[0] as string, int("priority", pos[1] as string), { root });
-      return EXIT_OK;
-    case "disable":
-      disableDevice(pos[0] as string, { root });
-      return EXIT_OK;
-    case "zone":
-      setZone(pos[0] as string, int("zone", pos[1] as string), { root });
-      return EXIT_OK;
+  if (values["sysfs"] === "") throw new UsageError('--sysfs "": the sysfs root must not be empty');
+  const ctx: Context = {
+    values,
+    args,
+    io,
+    json,
+    commands: COMMANDS,
+    help: (name) => (name === undefined ? overviewHelp() : commandHelp(findCommand(name))),
+    globalOptions: GLOBAL_OPTIONS,
+    root: () => {
+      const given = values["sysfs"];
+      if (typeof given === "string") return given;
+      const env = io.env["WD_SYSFS_ROOT"];
+      return env !== undefined && env !== "" ? env : "/sys";
+    },
+  };
+  const outcome = await cmd.run(ctx);
+  if (json) print(io, outcome.json);
+  else {
+    if (outcome.text !== undefined) io.out(outcome.text);
+    if (outcome.err !== undefined) io.err(outcome.err);
   }
-  throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  return outcome.code ?? EXIT_OK;
 }
 
 /**
- * Runs the `wd` command line and returns its exit code: 0 done, 1 nothing found or the
+ * Whether the command line asks for JSON: a `--json` before any `--` that is not the
+ * value of an option taking one (`wd pick --alg --json` is a missing value, reported as text).
+ */
+export function wantsJson(argv: readonly string[]): boolean {
+  const valued = new Set<string>();
+  for (const o of [GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options)]) {
+    for (const [name, d] of Object.entries(o)) if (d.type === "string") valued.add(`--${name}`);
+  }
+  for (let i = 0; i < argv.length && argv[i] !== "--"; i++) {
+    if (argv[i] === "--json" && !valued.has(argv[i - 1] ?? "")) return true;
+  }
+  return false;
+}
+
+/** The JSON `error.code` and exit code of a thrown error. */
+export function classify(e: unknown): { code: string; exit: number } {
+  if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) return { code: "EUSAGE", exit: EXIT_USAGE };
+  const code = (e as { code?: unknown } | null)?.code;
+  return { code: typeof code === "string" && /^[A-Z][A-Z0-9_]*$/.test(code) ? code : "EFAILED", exit: EXIT_FAILED };
+}
+
+/**
+ * Runs the `wd` command line and resolves to its exit code: 0 done, 1 nothing found or the
  * operation failed, 2 bad usage.
  *
  * @example
  * ```ts
- * const code = main(["list", "--sysfs", "/tmp/tree"], { out: console.log, err: console.error, env: {} });
+ * const code = await main(["list", "--sysfs", "/tmp/tree"], { out: console.log, err: console.error, env: {} });
  * ```
  */
-export function main(argv: readonly string[], io: CliIo): number {
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   try {
-    return run(argv, io);
+    return await run(argv, io);
   } catch (e) {
-    const debug = io.env["WD_DEBUG"] === "1";
-    const code = e instanceof UsageError || e instanceof TypeError || e instanceof RangeError ? EXIT_USAGE : EXIT_FAILED;
-    if (e instanceof NoAcceleratorError) {
+    const { code, exit } = classify(e);
+    const explain = argv.includes("--explain");
+    const message = e instanceof Error ? e.message : String(e);
+    const candidates = (e as { candidates?: unknown } | null)?.candidates;
+    const isNoAccel = (e as Error | null)?.name === "NoAcceleratorError" && Array.isArray(candidates);
+    const [head = "", ...more] = message.split("\n");
+    if (wantsJson(argv)) {
+      const error: Record<string, unknown> = { code, message: isNoAccel ? head : oneLine(message) };
+      const step = (e as { step?: unknown } | null)?.step;
+      if (step !== undefined) error["step"] = step;
+      if (isNoAccel && explain) {
+        const { candidatesJson } = await import("./commands_tree.ts");
+        error["candidates"] = candidatesJson(candidates as Parameters<typeof candidatesJson>[0]);
+      }
+      io.out(JSON.stringify({ schema: 1, error }, null, 2));
+    } else if (isNoAccel) {
       // The first line says what failed; the candidates, one a line, come with --explain.
-      const [head = "", ...rest] = e.message.split("\n");
-      io.err(argv.includes("--explain") ? `wd: ${e.message}` : `wd: ${head}${rest.length > 0 ? " (--explain says why for each)" : ""}`);
+      io.err(explain ? `wd: ${message}` : `wd: ${head}${more.length > 0 ? " (--explain says why for each)" : ""}`);
     } else {
-      io.err(`wd: ${oneLine(e instanceof Error ? e.message : String(e))}`);
+      io.err(`wd: ${oneLine(message)}`);
     }
-    if (debug && e instanceof Error && e.stack) io.err(e.stack);
-    return code;
+    if (io.env["WD_DEBUG"] === "1" && e instanceof Error && e.stack) io.err(e.stack);
+    return exit;
   }
 }

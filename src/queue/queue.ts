@@ -14,7 +14,7 @@ import type { EventFd } from "../sys/eventfd.ts";
 import type { DmaBuffer } from "../vfio/dma.ts";
 import { Dispatcher } from "./dispatch.ts";
 import type { DevicePort, QueueDmaOptions } from "./port.ts";
-import { tearDown } from "./teardown.ts";
+import { afterTeardown, tearDown } from "./teardown.ts";
 import { encodeAll, encodedCount } from "./encoded.ts";
 import {
   DEFAULT_BACKLOG,
@@ -379,20 +379,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
     const failure = tearDown({ driver: this.#driver, handle: this.#handle, port: this.#port, dma: this.#dma, label: `queue ${this.mdev}` });
     this.#dma = [];
     if (failure !== undefined) this.#teardownFailure = failure;
-    const after = this.#onRelease;
-    this.#releasing = (async () => {
-      let removal: unknown;
-      if (after !== undefined) {
-        try {
-          await after();
-        } catch (e) {
-          removal = e;
-        }
-      }
-      if (failure !== undefined && removal !== undefined) throw new AggregateError([failure, removal], `Cannot close queue ${this.mdev} cleanly: 2 steps failed`);
-      if (failure !== undefined) throw failure;
-      if (removal !== undefined) throw removal;
-    })();
+    this.#releasing = afterTeardown(failure, this.#onRelease, `queue ${this.mdev}`);
     return this.#releasing;
   }
 

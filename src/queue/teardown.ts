@@ -56,3 +56,31 @@ export function tearDown(parts: TeardownParts): unknown {
     return e;
   }
 }
+
+/**
+ * What comes after the device is given back: the removal of a mediated device the queue
+ * created (off the main thread), then every failure of the whole release, reported once.
+ *
+ * @param failure What `tearDown` returned.
+ * @param after The removal, when the queue created its mediated device.
+ * @returns Settles when the removal is done; rejects with the failures (an AggregateError
+ *   when both the teardown and the removal failed).
+ * @example
+ * ```ts
+ * import { afterTeardown } from "./teardown.ts";
+ * await afterTeardown(undefined, undefined, "queue 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001");
+ * ```
+ */
+export async function afterTeardown(failure: unknown, after: (() => void | Promise<void>) | undefined, label: string): Promise<void> {
+  let removal: unknown;
+  if (after !== undefined) {
+    try {
+      await after();
+    } catch (e) {
+      removal = e;
+    }
+  }
+  if (failure !== undefined && removal !== undefined) throw new AggregateError([failure, removal], `Cannot close ${label} cleanly: 2 steps failed`);
+  if (failure !== undefined) throw failure;
+  if (removal !== undefined) throw removal;
+}

@@ -11,24 +11,45 @@
  * @module
  */
 
-import koffi from "koffi";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import type Koffi from "koffi";
 
-function loadLibc(): ReturnType<typeof koffi.load> {
+/**
+ * koffi is loaded on the first system call, not at import: reading sysfs (enumerate,
+ * select, `wd list`) then needs no native code, and Deno no `--allow-ffi`.
+ *
+ * A module read from a file requires koffi from beside itself. A module Deno fetched over
+ * https (JSR) has no directory to require from; Deno resolves `koffi` to the file in its
+ * npm cache, which is required by path. `inGraph` is never called: its `import()` keeps
+ * koffi in the module graph Deno downloads before running.
+ */
+let koffiModule: typeof Koffi | undefined;
+const inGraph = (): Promise<unknown> => import("koffi");
+void inGraph;
+
+function koffi(): typeof Koffi {
+  if (koffiModule === undefined) {
+    const here = import.meta.url;
+    const loaded: { default?: typeof Koffi } & typeof Koffi = here.startsWith("file:")
+      ? createRequire(here)("koffi")
+      : createRequire(import.meta.resolve("koffi"))(fileURLToPath(import.meta.resolve("koffi")));
+    koffiModule = loaded.default ?? loaded;
+  }
+  return koffiModule;
+}
+
+function loadLibc(): ReturnType<typeof Koffi.load> {
   try {
-    return koffi.load("libc.so.6");
+    return koffi().load("libc.so.6");
   } catch (first) {
     try {
-      return koffi.load("libc.so");
+      return koffi().load("libc.so");
     } catch {
       throw first;
     }
   }
 }
-
-const lib = loadLibc();
-
-/** 32-bit ABIs need the explicit 64-bit-offset entry points; on 64-bit they are the same. */
-const LFS = koffi.sizeof("void *") === 4 ? "64" : "";
 
 /** The libc functions this library calls, with JS-side types. */
 export interface Libc {
@@ -78,43 +99,71 @@ export interface Libc {
   strerror(errnum: number): string;
 }
 
-const epollWaitFn = lib.func("int epoll_wait(int epfd, void *events, int maxevents, int timeout)");
+/** Binds every symbol of {@link Libc}; called once, by the first call through `libc`. */
+function bindLibc(): Libc {
+  const k = koffi();
+  const lib = loadLibc();
+  /** 32-bit ABIs need the explicit 64-bit-offset entry points; on 64-bit they are the same. */
+  const LFS = k.sizeof("void *") === 4 ? "64" : "";
+  const epollWaitFn = lib.func("int epoll_wait(int epfd, void *events, int maxevents, int timeout)");
+  return {
+    open: lib.func("int open(const char *pathname, int flags, uint32_t mode)"),
+    close: lib.func("int close(int fd)"),
+    read: lib.func("long read(int fd, void *buf, size_t count)"),
+    write: lib.func("long write(int fd, const void *buf, size_t count)"),
+    pread: lib.func(`long pread${LFS}(int fd, void *buf, size_t count, int64_t offset)`),
+    pwrite: lib.func(`long pwrite${LFS}(int fd, const void *buf, size_t count, int64_t offset)`),
+    ioctlPtr: lib.func("int ioctl(int fd, unsigned long request, void *argp)"),
+    ioctlInt: lib.func("int ioctl(int fd, unsigned long request, int arg)"),
+    ioctlStr: lib.func("int ioctl(int fd, unsigned long request, const char *arg)"),
+    mmap: lib.func(`void *mmap${LFS}(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)`),
+    munmap: lib.func("int munmap(void *addr, size_t length)"),
+    eventfd: lib.func("int eventfd(unsigned int initval, int flags)"),
+    epoll_create1: lib.func("int epoll_create1(int flags)"),
+    epoll_ctl: lib.func("int epoll_ctl(int epfd, int op, int fd, void *event)"),
+    epoll_waitAsync: epollWaitFn.async,
+    memfd_create: lib.func("int memfd_create(const char *name, unsigned int flags)"),
+    ftruncate: lib.func(`int ftruncate${LFS}(int fd, int64_t length)`),
+    getrlimit: lib.func("int getrlimit(int resource, void *rlim)"),
+    sysconf: lib.func("long sysconf(int name)"),
+    strerror: lib.func("const char *strerror(int errnum)"),
+  };
+}
 
-/** The bindings. */
-export const libc: Libc = {
-  open: lib.func("int open(const char *pathname, int flags, uint32_t mode)"),
-  close: lib.func("int close(int fd)"),
-  read: lib.func("long read(int fd, void *buf, size_t count)"),
-  write: lib.func("long write(int fd, const void *buf, size_t count)"),
-  pread: lib.func(`long pread${LFS}(int fd, void *buf, size_t count, int64_t offset)`),
-  pwrite: lib.func(`long pwrite${LFS}(int fd, const void *buf, size_t count, int64_t offset)`),
-  ioctlPtr: lib.func("int ioctl(int fd, unsigned long request, void *argp)"),
-  ioctlInt: lib.func("int ioctl(int fd, unsigned long request, int arg)"),
-  ioctlStr: lib.func("int ioctl(int fd, unsigned long request, const char *arg)"),
-  mmap: lib.func(`void *mmap${LFS}(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)`),
-  munmap: lib.func("int munmap(void *addr, size_t length)"),
-  eventfd: lib.func("int eventfd(unsigned int initval, int flags)"),
-  epoll_create1: lib.func("int epoll_create1(int flags)"),
-  epoll_ctl: lib.func("int epoll_ctl(int epfd, int op, int fd, void *event)"),
-  epoll_waitAsync: epollWaitFn.async,
-  memfd_create: lib.func("int memfd_create(const char *name, unsigned int flags)"),
-  ftruncate: lib.func(`int ftruncate${LFS}(int fd, int64_t length)`),
-  getrlimit: lib.func("int getrlimit(int resource, void *rlim)"),
-  sysconf: lib.func("long sysconf(int name)"),
-  strerror: lib.func("const char *strerror(int errnum)"),
-};
+const LIBC_NAMES = [
+  "open", "close", "read", "write", "pread", "pwrite", "ioctlPtr", "ioctlInt", "ioctlStr", "mmap", "munmap",
+  "eventfd", "epoll_create1", "epoll_ctl", "epoll_waitAsync", "memfd_create", "ftruncate", "getrlimit", "sysconf", "strerror",
+] as const;
+// Every symbol of Libc is named above (a compile error otherwise).
+const _allNamed: Exclude<keyof Libc, typeof LIBC_NAMES[number]> extends never ? true : never = true;
+void _allNamed;
+
+/**
+ * The bindings. Each starts as a stub that binds the whole table on its first call, then
+ * calls the real symbol: nothing runs between that call and the caller's `errno()`.
+ */
+export const libc: Libc = (() => {
+  const table: Record<string, unknown> = {};
+  for (const name of LIBC_NAMES) {
+    table[name] = (...args: unknown[]): unknown => {
+      Object.assign(table, bindLibc());
+      return (table[name] as (...a: unknown[]) => unknown)(...args);
+    };
+  }
+  return table as unknown as Libc;
+})();
 
 /** The calling thread's errno, as libc left it after the last call. */
-export const errno: () => number = () => koffi.errno();
+export const errno: () => number = () => koffi().errno();
 
 /**
  * A zero-copy `ArrayBuffer` over `len` bytes of native memory at `address`. It does not
  * know when the memory goes away: callers must detach or stop using it before unmapping.
  */
-export const view: (address: bigint, len: number) => ArrayBuffer = (address, len) => koffi.view(address, len);
+export const view: (address: bigint, len: number) => ArrayBuffer = (address, len) => koffi().view(address, len);
 
 /** The native address of an ArrayBuffer's (or typed array's) memory. */
-export const address: (value: ArrayBuffer | ArrayBufferView) => bigint = (value) => koffi.address(value);
+export const address: (value: ArrayBuffer | ArrayBufferView) => bigint = (value) => koffi().address(value);
 
 /**
  * The optional C barrier library (`c/wd_barrier.c`, built by `scripts/build_barrier.sh`):
@@ -149,7 +198,7 @@ const barrierLibs = new Map<string, BarrierLib>();
 export function loadBarrierLib(path: string): BarrierLib {
   const known = barrierLibs.get(path);
   if (known !== undefined) return known;
-  const so = koffi.load(path);
+  const so = koffi().load(path);
   const bound: BarrierLib = {
     wd_barrier_version: so.func("unsigned int wd_barrier_version(void)"),
     wd_barrier_arch: so.func("const char *wd_barrier_arch(void)"),

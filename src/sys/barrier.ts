@@ -25,7 +25,7 @@
  *
  * @example
  * ```ts
- * import { barrierInfo, configureBarrier } from "./src/sys/barrier.ts";
+ * import { barrierInfo, configureBarrier } from "warpdrive";
  * configureBarrier({ onDebug: (m) => console.error(m) });
  * console.log(barrierInfo().backend); // "js" on x86-64
  * ```
@@ -120,8 +120,12 @@ let debug: ((message: string) => void) | undefined;
 let noteDelivered = false;
 let pendingNote: string | undefined;
 
-/** The package's root: the nearest ancestor of this module that holds `c/wd_barrier.c` (sources or dist/). */
+/**
+ * The package's root: the nearest ancestor of this module that holds `c/wd_barrier.c`
+ * (sources or dist/). A module loaded over https (JSR) has no directory: `undefined`.
+ */
 function packageRoot(): string | undefined {
+  if (!import.meta.url.startsWith("file:")) return undefined;
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     if (fs.existsSync(path.join(dir, "c", "wd_barrier.c"))) return dir;
@@ -287,8 +291,10 @@ export function barrierInfo(): BarrierInfo {
  * @throws {ClosedError} when the mapping is closed (also from the doorbell itself, later).
  * @example
  * ```ts
+ * import { doorbell32, MappedMemory } from "warpdrive/sys";
+ * using ctrl = MappedMemory.anonymous(4096); // a device's control page, mapped
  * const ring = doorbell32(ctrl, 0x40);
- * ring(tail);
+ * ring(1); // the new tail
  * ```
  */
 export function doorbell32(mem: MappedMemory, offset: number): Doorbell32 {
@@ -318,6 +324,8 @@ export function doorbell32(mem: MappedMemory, offset: number): Doorbell32 {
  * @throws {ClosedError} when the mapping is closed.
  * @example
  * ```ts
+ * import { doorbell64, MappedMemory } from "warpdrive/sys";
+ * using ctrl = MappedMemory.anonymous(4096); // a device's control page, mapped
  * const ring = doorbell64(ctrl, 0x100);
  * ring(0x1_0000_0001n);
  * ```

@@ -30,6 +30,18 @@ export { Fd, ioctl, type CallContext, type IoctlArg, type IoctlTarget } from "./
 export { MappedMemory, mmap, munmap, pageSize, roundUpToPage, memfdCreate, ftruncate, type MapFileOptions } from "./mman.ts";
 export { EventFd, type WaitOptions } from "./eventfd.ts";
 export { reactor, Reactor, type ReactorStats, type ReadyOptions } from "./reactor.ts";
+export {
+  type BarrierBackend,
+  barrierInfo,
+  type BarrierInfo,
+  type BarrierOptions,
+  type BarrierPreference,
+  configureBarrier,
+  type Doorbell32,
+  type Doorbell64,
+  doorbell32,
+  doorbell64,
+} from "./barrier.ts";
 export { getrlimit, memlockStatus, type ResourceLimit, type MemlockStatus } from "./resource.ts";
 export {
   _IO,

@@ -1,6 +1,7 @@
 /** The `wd` command against the dummy module's real sysfs tree. Runs inside the rig. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { attr, MDEV_DIR, reload, requireRig } from "./kmod_harness.ts";
 
@@ -53,4 +54,103 @@ test("wd create, pick, priority and remove change the kernel's tree", () => {
   expect(dup.code).toBe(1);
   expect(dup.err).toContain("already exists");
   expect(wd("remove", uuid).code).toBe(0);
+});
+
+const mdevCount = (): number => readdirSync(MDEV_DIR).length;
+const available = (dev: string, type: string): string => attr(`/sys/class/warpdrive/${dev}/mdev_supported_types/${type}/available_instances`);
+
+function stateFile(doc: unknown): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "wd-state-"));
+  const file = path.join(dir, "state.json");
+  writeFileSync(file, typeof doc === "string" ? doc : JSON.stringify(doc));
+  return file;
+}
+
+test("wd apply makes the kernel's tree as the file says, and applying it again changes nothing", () => {
+  expect(mdevCount()).toBe(0);
+  const fixed = "6a2f40b1-7c1d-4f5e-9a3b-2c4d5e6f7a8b";
+  const file = stateFile({
+    schema: 1,
+    devices: {
+      wd_dummy0: { priority: -3, zone: 5, types: { "wd_dummy-copy": { mdevs: 2 } } },
+      wd_dummy1: { types: { "wd_dummy-csum": { mdevs: [fixed] } } },
+    },
+  });
+  const plan = JSON.parse(wd("apply", file, "--dry-run", "--json").out);
+  expect(plan.steps.map((s: { action: string }) => s.action)).toEqual(["priority", "zone", "create", "create", "create"]);
+  expect(mdevCount()).toBe(0);
+  const r = wd("apply", file, "--json");
+  expect(r.code).toBe(0);
+  const done = JSON.parse(r.out);
+  expect(done.changed).toBe(5);
+  expect(attr("/sys/class/warpdrive/wd_dummy0/wdev/priority")).toBe("-3");
+  expect(attr("/sys/class/warpdrive/wd_dummy0/wdev/zone_id")).toBe("5");
+  expect(available("wd_dummy0", "wd_dummy-copy")).toBe("0");
+  expect(readdirSync(MDEV_DIR).sort()).toEqual([...done.steps.filter((s: { uuid: string | null }) => s.uuid !== fixed).map((s: { uuid: string }) => s.uuid).filter(Boolean), fixed].sort());
+  expect(existsSync(`${MDEV_DIR}/${fixed}`)).toBe(true);
+  expect(wd("apply", file).out.trim()).toBe("nothing to change");
+  // What save prints, apply takes without changing anything.
+  const saved = stateFile(wd("save").out);
+  const again = JSON.parse(wd("apply", saved, "--json").out);
+  expect([again.changed, again.steps, again.notes]).toEqual([0, [], []]);
+  expect(mdevCount()).toBe(3);
+});
+
+test("wd apply undoes what its run did when a step fails, and names the step", () => {
+  const before = readdirSync(MDEV_DIR).sort();
+  const priority = attr("/sys/class/warpdrive/wd_dummy1/wdev/priority");
+  // wd_dummy1's copy type has 2 instances: the third create fails in the kernel's tree.
+  const file = stateFile({ schema: 1, devices: { wd_dummy1: { priority: 9, types: { "wd_dummy-copy": { mdevs: 3 } } } } });
+  const r = wd("apply", file, "--json");
+  expect(r.code).toBe(1);
+  const e = JSON.parse(r.out).error;
+  expect([e.code, e.step.index, e.step.of, e.step.action]).toEqual(["ENOSPC", 4, 4, "create"]);
+  expect(e.message).toContain("Step 4 of 4 failed (create a mediated device of wd_dummy1/wd_dummy-copy)");
+  expect(e.message).toContain("undid the 3 earlier step(s) of this run");
+  expect(readdirSync(MDEV_DIR).sort()).toEqual(before);
+  expect(attr("/sys/class/warpdrive/wd_dummy1/wdev/priority")).toBe(priority);
+  expect(available("wd_dummy1", "wd_dummy-copy")).toBe("2");
+});
+
+test("wd apply --prune removes the mediated devices the file does not ask for", () => {
+  expect(mdevCount()).toBe(3);
+  const none = { "wd_dummy-copy": { mdevs: 0 }, "wd_dummy-csum": { mdevs: 0 } };
+  const file = stateFile({ schema: 1, devices: { wd_dummy0: { priority: 0, zone: 0, types: none }, wd_dummy1: { types: none } } });
+  const kept = JSON.parse(wd("apply", file, "--json").out);
+  expect([kept.notes.length, mdevCount()]).toEqual([2, 3]);
+  const r = wd("apply", file, "--prune");
+  expect(r.code).toBe(0);
+  expect(r.out).toContain("3 change(s) made");
+  expect(mdevCount()).toBe(0);
+  expect(available("wd_dummy0", "wd_dummy-copy")).toBe("2");
+});
+
+test("wd bench runs requests through a real queue and reports rate and latency; JSON has no progress line", () => {
+  const r = wd("bench", "--alg", "copy", "--size", "512", "--depth", "8", "--seconds", "1", "--allow-create", "--json");
+  expect(r.err).toBe("");
+  expect(r.code).toBe(0);
+  const j = JSON.parse(r.out);
+  expect(j.schema).toBe(1);
+  expect([j.alg, j.size, j.depth, j.failed, j.deviceApi]).toEqual(["copy", 512, 8, 0, "wd_dummy_v1"]);
+  expect(j.requests).toBeGreaterThan(0);
+  expect(j.requestsPerSecond).toBeGreaterThan(0);
+  expect(j.mbPerSecond).toBeCloseTo((j.requests * 512) / j.seconds / 1e6, 1);
+  expect(j.latencyUs.p50).toBeLessThanOrEqual(j.latencyUs.p99);
+  // The mediated device bench created for itself is gone again.
+  expect(mdevCount()).toBe(0);
+  const text = wd("bench", "--alg", "csum", "--size", "256", "--seconds", "1", "--allow-create");
+  expect(text.code).toBe(0);
+  expect(text.out).toMatch(/^csum on wd_dummy\d\/wd_dummy-csum .*\n {2}\d+ requests, \d+ req\/s, [\d.]+ MB\/s\n {2}latency p50 \d+ us, p99 \d+ us\n$/);
+  expect(text.out).not.toContain("\r");
+});
+
+test("on the real tree, errors under --json are objects on stdout with the exit code of the text form", () => {
+  const gone = wd("remove", "6a2f40b1-7c1d-4f5e-9a3b-000000000000", "--json");
+  expect([gone.code, gone.err, JSON.parse(gone.out).error.code]).toEqual([1, "", "ENOENT"]);
+  expect(wd("remove", "6a2f40b1-7c1d-4f5e-9a3b-000000000000").code).toBe(1);
+  const none = wd("pick", "--alg", "zlib", "--json");
+  expect([none.code, JSON.parse(none.out).error.code]).toEqual([1, "ENODEV"]);
+  const usage = wd("priority", "wd_dummy0", "x", "--json");
+  expect([usage.code, JSON.parse(usage.out).error.code]).toEqual([2, "EUSAGE"]);
+  expect(JSON.parse(wd("help", "apply", "--json").out).help).toContain("Usage: wd apply FILE");
 });

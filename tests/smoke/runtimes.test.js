@@ -12,9 +12,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import * as root from "warpdrive";
 import { enumerate, NoAcceleratorError, select } from "warpdrive";
 import { makeSysfs } from "warpdrive/testing";
+import * as sys from "warpdrive/sys";
 import {
   ClosedError,
   Fd,
@@ -132,6 +134,50 @@ test("the wd command of package.json \"bin\" lists a fixture tree", () => {
     assert.match(r.stdout, /wd_dummy-copy +copy /);
     const bad = wd("list", "--no-such-option");
     assert.equal(bad.status, 2);
+  } finally {
+    tree.close();
+  }
+});
+
+test("barrierInfo and configureBarrier, which the README documents, are exported", () => {
+  for (const [name, m] of [["warpdrive", root], ["warpdrive/sys", sys]]) {
+    assert.equal(typeof m.barrierInfo, "function", name);
+    assert.equal(typeof m.configureBarrier, "function", name);
+  }
+  const info = root.barrierInfo();
+  assert.ok(info.backend === "js" || info.backend === "c", JSON.stringify(info));
+  assert.equal(sys.barrierInfo(), info);
+});
+
+test("under Deno, wd list and wd pick need only --allow-read and --allow-env (koffi loads on the first system call)", () => {
+  const deno = path.join(REPO, "node_modules", ".bin", "deno");
+  const tree = makeSysfs({ devices: [{ id: "acc0", types: [{ name: "copy", mdevs: [M1] }] }] });
+  try {
+    // The build (an npm install) and the sources (JSR); the child is Deno under every runtime.
+    for (const bin of [path.join(REPO, "dist", "bin", "wd.js"), path.join(REPO, "bin", "wd.ts")]) {
+      const wd = (...args) =>
+        spawnSync(deno, ["run", "--allow-read", "--allow-env", bin, ...args], {
+          encoding: "utf8",
+          env: { ...process.env, NO_COLOR: "1", WD_SYSFS_ROOT: tree.root },
+        });
+      const list = wd("list", "--json");
+      assert.equal(list.stderr, "", bin);
+      assert.equal(list.status, 0, bin);
+      assert.deepEqual(JSON.parse(list.stdout).devices.map((d) => d.id), ["acc0"]);
+      const pick = wd("pick", "--alg", "copy", "--json");
+      assert.equal(pick.status, 0, pick.stderr);
+      assert.equal(JSON.parse(pick.stdout).mdev, M1);
+      // With --sysfs given, not even the environment: WD_SYSFS_ROOT is not read.
+      const noEnv = spawnSync(deno, ["run", "--allow-read", bin, "list", "--sysfs", tree.root], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+      assert.equal(noEnv.stderr, "", bin);
+      assert.match(noEnv.stdout, /^acc0 /m);
+      // A system call does need --allow-ffi, and says so.
+      const probe = path.join(tree.root, "probe.mjs");
+      fs.writeFileSync(probe, `import { pageSize } from "${pathToFileURL(path.join(REPO, "src", "sys", "mod.ts")).href}";\nconsole.log(pageSize());\n`);
+      const ffi = spawnSync(deno, ["run", "--allow-read", "--allow-env", probe], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+      assert.notEqual(ffi.status, 0, ffi.stdout);
+      assert.match(ffi.stderr, /allow-ffi/);
+    }
   } finally {
     tree.close();
   }

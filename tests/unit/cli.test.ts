@@ -37,7 +37,9 @@ describe("wd list", () => {
     const r = wd(["list", "--json", "--sysfs", tree.root]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
-    expect(Object.keys(j)).toEqual(["devices"]);
+    expect(Object.keys(j)).toEqual(["schema", "classDir", "devices"]);
+    expect(j.schema).toBe(1);
+    expect(j.classDir).toBe(path.join(tree.root, "class", "warpdrive"));
     expect(j.devices.length).toBe(3);
     expect(Object.keys(j.devices[0]).sort()).toEqual(["enabled", "id", "iommu", "priority", "problems", "types", "zoneId"]);
     expect(Object.keys(j.devices[0].types[0]).sort()).toEqual(
@@ -77,10 +79,10 @@ describe("wd pick", () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     expect(Object.keys(j)).toEqual([
-      "device", "type", "name", "wdType", "flags", "latency", "throughput", "availableInstances", "deviceApi", "priority", "zoneId", "mdev",
+      "schema", "device", "type", "name", "wdType", "flags", "latency", "throughput", "availableInstances", "deviceApi", "priority", "zoneId", "mdev",
     ]);
     expect(j).toEqual({
-      device: "acc0", type: "wd_dummy-copy", name: "copy", wdType: "dummy", flags: 3, latency: 10, throughput: 20,
+      schema: 1, device: "acc0", type: "wd_dummy-copy", name: "copy", wdType: "dummy", flags: 3, latency: 10, throughput: 20,
       availableInstances: 4, deviceApi: "wd_dummy_v1", priority: 0, zoneId: 0, mdev: M1,
     });
   });
@@ -195,7 +197,10 @@ describe("wd --help and --version", () => {
   test("--help documents the commands and exit codes", () => {
     const r = wd(["--help"]);
     expect(r.code).toBe(0);
-    for (const w of ["wd list", "wd pick", "wd create", "wd remove", "wd priority", "wd zone", "--sysfs", "Exit codes"]) expect(r.out).toContain(w);
+    for (const c of ["list", "pick", "create", "remove", "priority", "disable", "zone", "apply", "save", "bench", "sample", "completion", "help"]) {
+      expect(r.out).toMatch(new RegExp(`^  ${c} +\\S`, "m"));
+    }
+    for (const w of ["--sysfs", "--json", "Exit codes", "WD_SYSFS_ROOT", "wd help COMMAND"]) expect(r.out).toContain(w);
   });
   test("the version matches package.json", () => {
     const pkg = JSON.parse(fs.readFileSync(path.resolve(import.meta.dir, "..", "..", "package.json"), "utf8"));

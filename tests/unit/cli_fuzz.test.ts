@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import * as path from "node:path";
-import { main } from "../../src/cli/wd.ts";
+import { main, wantsJson } from "../../src/cli/wd.ts";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
 
 const SEED = Number(process.env["WD_FC_SEED"] ?? 20261129);
@@ -13,11 +13,11 @@ const RUNS = Number(process.env["WD_FC_RUNS"] ?? 0);
 const WD = path.resolve(import.meta.dir, "..", "..", "bin", "wd.ts");
 const M1 = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001";
 
-function check<T>(name: string, property: fc.IProperty<T>, numRuns: number): void {
+async function check<T>(name: string, property: fc.IProperty<T> | fc.IAsyncProperty<T>, numRuns: number): Promise<void> {
   const runs = RUNS > 0 ? RUNS : numRuns;
   // Bounded in time, shrinking included; a loaded machine may stop early, but never
   // before a quarter of the runs, so the test cannot pass having checked next to nothing.
-  const details = fc.check(property, { seed: SEED, numRuns: runs, interruptAfterTimeLimit: 15_000 });
+  const details = await fc.check(property as fc.IAsyncProperty<T>, { seed: SEED, numRuns: runs, interruptAfterTimeLimit: 15_000 });
   const report = fc.defaultReportMessage(details);
   if (details.failed) {
     console.error(`property "${name}" failed; replay with WD_FC_SEED=${SEED} (fast-check's seed and path are in the message)`);
@@ -38,7 +38,7 @@ const tree = makeSysfs({
 afterAll(() => tree.close());
 
 const word = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom("list", "pick", "create", "remove", "priority", "disable", "zone", "frobnicate") },
+  { weight: 4, arbitrary: fc.constantFrom("list", "pick", "create", "remove", "priority", "disable", "zone", "save", "help", "completion", "frobnicate") },
   {
     weight: 6,
     arbitrary: fc.constantFrom(
@@ -71,6 +71,8 @@ const word = fc.oneof(
       "--alg=copy",
       "--flags=0x2",
       "--json=1",
+      "--dry-run",
+      "--prune",
     ),
   },
   {
@@ -99,6 +101,8 @@ const word = fc.oneof(
       tree.root,
       "\u0000",
       "acc0\n",
+      "bash",
+      "zsh",
     ),
   },
   { weight: 2, arbitrary: fc.string({ maxLength: 10 }) },
@@ -106,42 +110,55 @@ const word = fc.oneof(
 );
 const argvArb = fc.array(word, { maxLength: 8 });
 
-function expectWellBehaved(argv: readonly string[], code: number | null, err: string): void {
+function expectWellBehaved(argv: readonly string[], code: number | null, err: string, out: string): void {
   const label = JSON.stringify(argv);
   expect([label, [0, 1, 2].includes(code as number)]).toEqual([label, true]);
   expect([label, /^\s+at /m.test(err)]).toEqual([label, false]);
+  if (wantsJson(argv)) {
+    // Under --json every outcome is one JSON document on stdout; a failure is {"error": …}
+    // with the same exit code, and nothing on stderr.
+    const doc = JSON.parse(out);
+    expect([label, doc.schema]).toEqual([label, 1]);
+    if (code !== 0 && !argv.includes("list")) {
+      expect([label, typeof doc.error?.code, typeof doc.error?.message]).toEqual([label, "string", "string"]);
+      expect([label, doc.error.code === "EUSAGE"]).toEqual([label, code === 2]);
+      expect([label, err]).toEqual([label, ""]);
+    }
+    return;
+  }
   const lines = err === "" ? [] : err.replace(/\n$/, "").split("\n");
   if (!argv.includes("--explain")) expect([label, lines.length <= 1]).toEqual([label, true]);
   if (code !== 0) expect([label, lines[0]?.startsWith("wd: ")]).toEqual([label, true]);
 }
 
 describe("wd under random argument vectors", () => {
-  test("in process: exit 0, 1 or 2; at most one line on stderr; no stack trace", () => {
-    check(
+  test("in process: exit 0, 1 or 2; at most one line on stderr; no stack trace", async () => {
+    await check(
       "cli",
-      fc.property(argvArb, (argv) => {
+      fc.asyncProperty(argvArb, async (argv) => {
         const err: string[] = [];
+        const out: string[] = [];
         let code: number;
         try {
-          code = main(argv, { out: () => {}, err: (t) => err.push(`${t}\n`), env: { WD_SYSFS_ROOT: tree.root } });
+          code = await main(argv, { out: (t) => out.push(`${t}\n`), err: (t) => err.push(`${t}\n`), env: { WD_SYSFS_ROOT: tree.root } });
         } catch (e) {
           throw new Error(`main threw for ${JSON.stringify(argv)}: ${e}`);
         }
-        expectWellBehaved(argv, code, err.join(""));
+        expectWellBehaved(argv, code, err.join(""), out.join(""));
       }),
       1500,
     );
   }, 30_000);
 
-  test("as a process: the same, with the runtime's own handling of what main returns", () => {
-    check(
+  test("as a process: the same, with the runtime's own handling of what main returns", async () => {
+    await check(
       "cli process",
       fc.property(argvArb.filter((a) => !a.some((x) => x.includes("\u0000"))), (argv) => {
         const r = Bun.spawnSync([process.execPath, WD, ...argv], {
           env: { ...process.env, WD_SYSFS_ROOT: tree.root, WD_DEBUG: "" },
           timeout: 10_000,
         });
-        expectWellBehaved(argv, r.exitCode, r.stderr.toString());
+        expectWellBehaved(argv, r.exitCode, r.stderr.toString(), r.stdout.toString());
       }),
       15,
     );

@@ -18,11 +18,11 @@ const SEED = Number(process.env["WD_FC_SEED"] ?? 20261129);
 const RUNS = Number(process.env["WD_FC_RUNS"] ?? 0);
 
 /** fc.assert with the project's seed, printing how to replay a failure. */
-function check<T>(name: string, property: fc.IProperty<T>, numRuns: number): void {
+async function check<T>(name: string, property: fc.IProperty<T> | fc.IAsyncProperty<T>, numRuns: number): Promise<void> {
   const runs = RUNS > 0 ? RUNS : numRuns;
   // Bounded in time, shrinking included; a loaded machine may stop early, but never
   // before a quarter of the runs, so the test cannot pass having checked next to nothing.
-  const details = fc.check(property, { seed: SEED, numRuns: runs, interruptAfterTimeLimit: 15_000 });
+  const details = await fc.check(property as fc.IAsyncProperty<T>, { seed: SEED, numRuns: runs, interruptAfterTimeLimit: 15_000 });
   const report = fc.defaultReportMessage(details);
   if (details.failed) {
     console.error(`property "${name}" failed; replay with WD_FC_SEED=${SEED} (fast-check's seed and path are in the message)`);
@@ -197,10 +197,10 @@ const FIELD: Record<string, keyof AcceleratorType | keyof Accelerator> = {
 };
 
 describe("enumerate over random trees", () => {
-  test("never throws; bad values are named with their file and value; good ones read back; wd list --json is JSON", () => {
-    check(
+  test("never throws; bad values are named with their file and value; good ones read back; wd list --json is JSON", async () => {
+    await check(
       "enumerate",
-      fc.property(treeArb, (spec) => {
+      fc.asyncProperty(treeArb, async (spec) => {
         const tree = build(spec);
         try {
           const inv = enumerate({ root: tree.root });
@@ -238,7 +238,7 @@ describe("enumerate over random trees", () => {
           }
           const out: string[] = [];
           const err: string[] = [];
-          const code = main(["list", "--json", "--sysfs", tree.root], { out: (t) => out.push(t), err: (t) => err.push(t), env: {} });
+          const code = await main(["list", "--json", "--sysfs", tree.root], { out: (t) => out.push(t), err: (t) => err.push(t), env: {} });
           expect(code).toBe(spec.length === 0 ? 1 : 0);
           expect(err).toEqual([]);
           const json = JSON.parse(out.join("\n"));
@@ -341,7 +341,7 @@ function outcome(inv: Inventory, criteria: Parameters<typeof select>[1]): string
 }
 
 describe("select over random inventories", () => {
-  test("gives the same answer and ranking for any order of devices and types", () => {
+  test("gives the same answer and ranking for any order of devices and types", async () => {
     const criteria = fc.record(
       {
         alg: fc.constantFrom("copy", "copy", "csum"),
@@ -353,7 +353,7 @@ describe("select over random inventories", () => {
       },
       { requiredKeys: ["alg", "apis"] },
     );
-    check(
+    await check(
       "select",
       fc.property(invArb, criteria, fc.array(fc.integer(), { minLength: 1, maxLength: 12 }), (devices, c, keys) => {
         const inv = inventory(devices);
@@ -367,7 +367,7 @@ describe("select over random inventories", () => {
     );
   }, 30_000);
 
-  test("ties on every attribute are broken by the device id alone, the same for any order", () => {
+  test("ties on every attribute are broken by the device id alone, the same for any order", async () => {
     const twin = (id: string): InvSpec[number] => ({
       id,
       zoneId: 0,
@@ -386,7 +386,7 @@ describe("select over random inventories", () => {
         bad: false,
       }],
     });
-    check(
+    await check(
       "select ties",
       fc.property(fc.uniqueArray(idArb, { minLength: 2, maxLength: 8 }), fc.array(fc.integer(), { minLength: 1, maxLength: 12 }), (ids, keys) => {
         const inv = inventory(ids.map(twin));
