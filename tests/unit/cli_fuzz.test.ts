@@ -7,26 +7,11 @@ import fc from "fast-check";
 import * as path from "node:path";
 import { main, wantsJson } from "../../src/cli/wd.ts";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
+import { check } from "./_fc.ts";
 
-const SEED = Number(process.env["WD_FC_SEED"] ?? 20261129);
-const RUNS = Number(process.env["WD_FC_RUNS"] ?? 0);
 const WD = path.resolve(import.meta.dir, "..", "..", "bin", "wd.ts");
 const M1 = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001";
 
-async function check<T>(name: string, property: fc.IProperty<T> | fc.IAsyncProperty<T>, numRuns: number): Promise<void> {
-  const runs = RUNS > 0 ? RUNS : numRuns;
-  // Bounded in time, shrinking included; a loaded machine may stop early, but never
-  // before a quarter of the runs, so the test cannot pass having checked next to nothing.
-  const details = await fc.check(property as fc.IAsyncProperty<T>, { seed: SEED, numRuns: runs, interruptAfterTimeLimit: 15_000 });
-  const report = fc.defaultReportMessage(details);
-  if (details.failed) {
-    console.error(`property "${name}" failed; replay with WD_FC_SEED=${SEED} (fast-check's seed and path are in the message)`);
-    throw new Error(report ?? `property "${name}" failed`);
-  }
-  if (details.numRuns < Math.ceil(runs / 4)) {
-    throw new Error(`property "${name}": only ${details.numRuns} of ${runs} runs within the time limit (seed ${SEED})`);
-  }
-}
 
 const tree = makeSysfs({
   devices: [

@@ -13,25 +13,8 @@ import { enumerate } from "../../src/sysfs/enumerate.ts";
 import { SysfsError } from "../../src/sysfs/errors.ts";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
 import type { Accelerator, AcceleratorType, Inventory } from "../../src/sysfs/model.ts";
+import { check } from "./_fc.ts";
 
-const SEED = Number(process.env["WD_FC_SEED"] ?? 20261129);
-const RUNS = Number(process.env["WD_FC_RUNS"] ?? 0);
-
-/** fc.assert with the project's seed, printing how to replay a failure. */
-async function check<T>(name: string, property: fc.IProperty<T> | fc.IAsyncProperty<T>, numRuns: number): Promise<void> {
-  const runs = RUNS > 0 ? RUNS : numRuns;
-  // Bounded in time, shrinking included; a loaded machine may stop early, but never
-  // before a quarter of the runs, so the test cannot pass having checked next to nothing.
-  const details = await fc.check(property as fc.IAsyncProperty<T>, { seed: SEED, numRuns: runs, interruptAfterTimeLimit: 15_000 });
-  const report = fc.defaultReportMessage(details);
-  if (details.failed) {
-    console.error(`property "${name}" failed; replay with WD_FC_SEED=${SEED} (fast-check's seed and path are in the message)`);
-    throw new Error(report ?? `property "${name}" failed`);
-  }
-  if (details.numRuns < Math.ceil(runs / 4)) {
-    throw new Error(`property "${name}": only ${details.numRuns} of ${runs} runs within the time limit (seed ${SEED})`);
-  }
-}
 
 // ---- attribute values: good ones in random spellings, with what they must read as; junk ----
 
