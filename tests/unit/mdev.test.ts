@@ -6,19 +6,10 @@ import { createMdev, createMdevAsync, disableDevice, removeMdev, removeMdevAsync
 import { SysfsError } from "../../src/sysfs/errors.ts";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
 import { isUuid } from "../../src/sysfs/parse.ts";
+import { thrown, typeDir, wdev } from "./_tree_paths.ts";
 
 const UUID = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001";
 
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a throw");
-}
-const typeDir = (root: string, dev: string, t: string) => path.join(root, "devices", "warpdrive", dev, "mdev_supported_types", t);
-const wdev = (root: string, dev: string, f: string) => path.join(root, "devices", "warpdrive", dev, "wdev", f);
 
 describe("createMdev", () => {
   test("writes a new v4 UUID to create and returns it", () => {

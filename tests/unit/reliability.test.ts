@@ -18,6 +18,7 @@ import { describeFlags, naturalCompare } from "../../src/sysfs/parse.ts";
 import { locateDevice } from "../../src/vfio/locate.ts";
 import { IovaAllocator } from "../../src/vfio/dma.ts";
 import { ftruncate } from "../../src/sys/mman.ts";
+import { thrown, typeDir, wdev } from "./_tree_paths.ts";
 
 const WD = path.resolve(import.meta.dir, "..", "..", "bin", "wd.ts");
 const UUID = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001";
@@ -32,17 +33,7 @@ function wd(args: string[], options: { cwd?: string; env?: Record<string, string
   return { code: r.exitCode, signal: r.signalCode, out: r.stdout.toString(), err: r.stderr.toString() };
 }
 
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a throw");
-}
 
-const wdev = (root: string, dev: string, f: string) => path.join(root, "devices", "warpdrive", dev, "wdev", f);
-const typeDir = (root: string, dev: string, t: string) => path.join(root, "devices", "warpdrive", dev, "mdev_supported_types", t);
 
 function outsideFile(content: string): { file: string; dir: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wd-outside-"));
