@@ -162,6 +162,8 @@ function readDevice(reader: SysfsReader, classDir: string, entry: Entry, alg: st
   const devPath = child(classDir, entry.name);
   const problems: string[] = [];
   const empty: Accelerator = {
+    class: "warpdrive",
+    uacce: null,
     id: entry.name,
     path: devPath,
     zoneId: null,

@@ -4,6 +4,40 @@
  * @module
  */
 
+/** The sysfs class a device registered in: the WarpDrive RFC's, or mainline Linux's UACCE. */
+export type AcceleratorClass = "warpdrive" | "uacce";
+
+/**
+ * What a device of `/sys/class/uacce/<name>-<id>/` adds: its attributes as the kernel
+ * shows them. A value that could not be read or parsed is `null` (and the device's
+ * `problems` say why); an attribute the kernel does not show (`isolate` before 6.2, a
+ * region of size 0) is `null` too.
+ */
+export interface UacceAttributes {
+  /** The queue API (`api`), which selects the user-space driver, as `device_api` does. */
+  readonly api: string | null;
+  /** The algorithms (`algorithms`, one per line), in the order the driver lists them. */
+  readonly algorithms: readonly string[];
+  /** The `flags` attribute; bit 0 is `UACCE_DEV_SVA`. */
+  readonly flags: number | null;
+  /** True when the device shares the process's address space (`flags` bit 0). */
+  readonly sva: boolean;
+  /** How many more queues can be opened (`available_instances`). */
+  readonly availableInstances: number | null;
+  /** Size in bytes of the MMIO region (`region_mmio_size`), `null` when not shown. */
+  readonly regionMmioSize: number | null;
+  /** Size in bytes of the device-user-share region (`region_dus_size`), `null` when not shown. */
+  readonly regionDusSize: number | null;
+  /** Whether the device is isolated after errors (`isolate`, 6.2+), `null` when not shown. */
+  readonly isolate: number | null;
+  /** The error threshold that isolates it (`isolate_strategy`, 6.2+), `null` when not shown. */
+  readonly isolateStrategy: number | null;
+  /** The parent device's NUMA node (`device/numa_node`); `null` for -1 (none) or absent. */
+  readonly numaNode: number | null;
+  /** The char device's name under the device root (`/dev/<name>-<id>`): the device id. */
+  readonly devName: string;
+}
+
 /**
  * One mediated-device type of an accelerator:
  * `<dev_id>/mdev_supported_types/<dev_drv>-<algo_type>/`.
@@ -41,6 +75,10 @@ export interface AcceleratorType {
 
 /** One accelerator: `<root>/class/warpdrive/<dev_id>/`. */
 export interface Accelerator {
+  /** The class the device registered in. */
+  readonly class: AcceleratorClass;
+  /** The UACCE attributes, for a device of class `"uacce"`; `null` for WarpDrive devices. */
+  readonly uacce: UacceAttributes | null;
   /** The device id, the entry name in the class directory. */
   readonly id: string;
   /** Path of the entry in the class directory. */

@@ -290,6 +290,8 @@ function inventory(devices: InvSpec): Inventory {
     classDir: "/r/class/warpdrive",
     alg: null,
     devices: devices.map((d): Accelerator => ({
+      class: "warpdrive",
+      uacce: null,
       id: d.id,
       path: `/r/class/warpdrive/${d.id}`,
       zoneId: d.zoneId,
