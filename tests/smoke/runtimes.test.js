@@ -134,6 +134,18 @@ test("the wd command of package.json \"bin\" lists a fixture tree", () => {
     assert.match(r.stdout, /wd_dummy-copy +copy /);
     const bad = wd("list", "--no-such-option");
     assert.equal(bad.status, 2);
+    // --version is answered before the command line loads; it must say what the full path says.
+    const version = readJson("package.json").version;
+    for (const flag of ["--version", "-V"]) {
+      const v = wd(flag);
+      assert.deepEqual([v.status, v.stdout, v.stderr], [0, `${version}\n`, ""], flag);
+    }
+    assert.equal(JSON.parse(wd("--version", "--json").stdout).version, version);
+    if (deno) {
+      // The fast path needs no permission at all.
+      const bare = spawnSync(process.execPath, ["run", bin, "--version"], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+      assert.deepEqual([bare.status, bare.stdout], [0, `${version}\n`], bare.stderr);
+    }
   } finally {
     tree.close();
   }
