@@ -3,8 +3,8 @@
  * The `wd` executable: runs the command line in `src/cli/wd.ts` and sets the exit code.
  *
  * A separate entry so the command starts the same way under every runtime (Node 20 has no
- * `import.meta.main`) and so importing the CLI module never runs it. `wd --version` is
- * answered here without loading the command line at all.
+ * `import.meta.main`) and so importing the CLI module never runs it. `wd --version` and
+ * `wd --help` are answered here without loading the parser.
  *
  * A reader that goes away (`wd list | head`) closes the pipe: the rest of the output is
  * dropped without a word, and the exit code stays the command's own. A live progress line
@@ -22,18 +22,28 @@ const argv: readonly string[] = deno?.args ?? (globalThis as unknown as { proces
 const isEpipe = (e: unknown): boolean => (e as { code?: unknown } | null)?.code === "EPIPE" || (e as Error | null)?.name === "BrokenPipe";
 const isEagain = (e: unknown): boolean => (e as { code?: unknown } | null)?.code === "EAGAIN";
 
-if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
-  // The fast path: nothing but the version is loaded (the command table, node:util and, in
-  // Deno, the node: compatibility layer stay unloaded). The same answer as main() gives.
-  const line = new TextEncoder().encode(`${VERSION}\n`);
+const only = argv.length === 1 ? argv[0] : undefined;
+if (only === "--version" || only === "-V") {
+  await answer(VERSION);
+} else if (only === "--help" || only === "-h" || only === "help") {
+  await answer((await import("../src/cli/help.ts")).overviewHelp());
+} else {
+  await runMain();
+}
+
+/**
+ * The fast paths: the same answer as main() gives, with nothing else loaded (no parser,
+ * no node:util, and in Deno no node: compatibility layer, so no permission is asked).
+ * Every text is far below a pipe's capacity, so one write is the whole of it.
+ */
+async function answer(text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(`${text}\n`);
   try {
-    if (deno !== undefined) deno.stdout.writeSync(line);
-    else (await import("node:fs")).writeSync(1, line);
+    if (deno !== undefined) deno.stdout.writeSync(bytes);
+    else (await import("node:fs")).writeSync(1, bytes);
   } catch (e) {
     if (!isEpipe(e)) throw e;
   }
-} else {
-  await runMain();
 }
 
 async function runMain(): Promise<void> {

@@ -141,10 +141,20 @@ test("the wd command of package.json \"bin\" lists a fixture tree", () => {
       assert.deepEqual([v.status, v.stdout, v.stderr], [0, `${version}\n`, ""], flag);
     }
     assert.equal(JSON.parse(wd("--version", "--json").stdout).version, version);
+    // So is --help: the same text the parser's path prints for `wd --help --sysfs ROOT`.
+    const full = wd("--help", "--sysfs", tree.root);
+    assert.equal(full.status, 0);
+    assert.match(full.stdout, /^Commands:$/m);
+    for (const flag of ["--help", "-h", "help"]) {
+      const h = wd(flag);
+      assert.deepEqual([h.status, h.stdout, h.stderr], [0, full.stdout, ""], flag);
+    }
     if (deno) {
-      // The fast path needs no permission at all.
-      const bare = spawnSync(process.execPath, ["run", bin, "--version"], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
-      assert.deepEqual([bare.status, bare.stdout], [0, `${version}\n`], bare.stderr);
+      // The fast paths need no permission at all.
+      for (const [flag, want] of [["--version", `${version}\n`], ["--help", full.stdout]]) {
+        const bare = spawnSync(process.execPath, ["run", bin, flag], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+        assert.deepEqual([bare.status, bare.stdout], [0, want], bare.stderr);
+      }
     }
   } finally {
     tree.close();
