@@ -5,6 +5,7 @@
  * medians. Numbers, not a test.
  *
  *   npm run bench:queue [-- --rig] [--no-native] [--rounds 5] [--scale 1]
+ *                          [--rig-requests 50000] [--rig-rounds 9]
  *
  * Native cases (the default): the real `Queue` and `wd_dummy_v1` driver over the host
  * emulator (scripts/emu/wd_emu.c, through scripts/emu/emulator.ts) against the C client
@@ -43,6 +44,8 @@ const { values } = parseArgs({
     "no-native": { type: "boolean", default: false },
     rounds: { type: "string" },
     scale: { type: "string" },
+    "rig-requests": { type: "string" },
+    "rig-rounds": { type: "string" },
   },
 });
 const ROUNDS = Number(values.rounds ?? 5);
