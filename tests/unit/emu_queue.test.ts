@@ -157,3 +157,60 @@ describe("the Queue on the emulator", () => {
     await expect(Emulator.start({ arenaSize: (EMU.HOST_PAGE_MAP_MAX + 1) * EMU.IOVA_PAGE })).rejects.toThrow(RangeError);
   });
 });
+
+describe("the emulator's registers, as the module's", () => {
+  const waitFor = (cond: () => boolean): void => {
+    const deadline = performance.now() + 5000;
+    while (!cond()) if (performance.now() > deadline) throw new Error("the emulator did not answer within 5 s");
+  };
+
+  test("a doorbell out of range gets one BAD_INDEX completion and a sticky ERR_DOORBELL; reset clears everything", async () => {
+    await using emu = await Emulator.start();
+    const port = emu.port();
+    try {
+      const ctrl = port.mapRegion(L.WD_DUMMY_V1_CTRL_REGION);
+      const queue = port.mapRegion(L.WD_DUMMY_V1_QUEUE_REGION);
+      expect(ctrl.read32(L.WD_DUMMY_V1_REG_MAGIC)).toBe(L.WD_DUMMY_V1_MAGIC);
+      expect(ctrl.read32(L.WD_DUMMY_V1_REG_STATUS)).toBe(L.WD_DUMMY_V1_STATUS_READY);
+      ctrl.write32(L.WD_DUMMY_V1_REG_DOORBELL, L.WD_DUMMY_V1_SQ_ENTRIES + 7);
+      waitFor(() => ctrl.read32(L.WD_DUMMY_V1_REG_CQ_TAIL) === 1);
+      const c = L.WD_DUMMY_V1_CQ_OFFSET;
+      expect(queue.read32(c + L.WD_DUMMY_V1_CPL_OFF_ID)).toBe(L.WD_DUMMY_V1_ID_NONE);
+      expect(queue.read16(c + L.WD_DUMMY_V1_CPL_OFF_STATUS)).toBe(L.WD_DUMMY_V1_ST_BAD_INDEX);
+      expect(queue.read32(c + L.WD_DUMMY_V1_CPL_OFF_RESULT)).toBe(L.WD_DUMMY_V1_SQ_ENTRIES + 7);
+      expect(ctrl.read32(L.WD_DUMMY_V1_REG_SQ_HEAD)).toBe(0);
+      expect(ctrl.read32(L.WD_DUMMY_V1_REG_ERROR)).toBe(L.WD_DUMMY_V1_ERR_DOORBELL);
+      expect(ctrl.read32(L.WD_DUMMY_V1_REG_STATUS) & L.WD_DUMMY_V1_STATUS_ERROR).toBe(L.WD_DUMMY_V1_STATUS_ERROR);
+      expect(ctrl.read64(L.WD_DUMMY_V1_REG_FAILED)).toBe(1n);
+      port.reset();
+      expect(ctrl.read32(L.WD_DUMMY_V1_REG_CQ_TAIL)).toBe(0);
+      expect(ctrl.read32(L.WD_DUMMY_V1_REG_ERROR)).toBe(0);
+      expect(ctrl.read32(L.WD_DUMMY_V1_REG_STATUS)).toBe(L.WD_DUMMY_V1_STATUS_READY);
+      expect(ctrl.read32(L.WD_DUMMY_V1_REG_MAGIC)).toBe(L.WD_DUMMY_V1_MAGIC);
+    } finally {
+      port.close();
+    }
+  });
+
+  test("a CQ_HEAD ahead of CQ_TAIL stalls the queue with ERR_CQ_HEAD until it is sane again", async () => {
+    await using emu = await Emulator.start();
+    const port = emu.port();
+    try {
+      const ctrl = port.mapRegion(L.WD_DUMMY_V1_CTRL_REGION);
+      const queue = port.mapRegion(L.WD_DUMMY_V1_QUEUE_REGION);
+      ctrl.write32(L.WD_DUMMY_V1_REG_CQ_HEAD, 1000);
+      queue.write16(L.WD_DUMMY_V1_SQ_OFFSET + L.WD_DUMMY_V1_REQ_OFF_OPCODE, L.WD_DUMMY_V1_OP_NOP);
+      queue.write32(L.WD_DUMMY_V1_SQ_OFFSET + L.WD_DUMMY_V1_REQ_OFF_ID, 42);
+      ctrl.write32(L.WD_DUMMY_V1_REG_DOORBELL, 1);
+      waitFor(() => ctrl.read32(L.WD_DUMMY_V1_REG_ERROR) !== 0);
+      expect(ctrl.read32(L.WD_DUMMY_V1_REG_ERROR)).toBe(L.WD_DUMMY_V1_ERR_CQ_HEAD);
+      expect(ctrl.read32(L.WD_DUMMY_V1_REG_CQ_TAIL)).toBe(0);
+      ctrl.write32(L.WD_DUMMY_V1_REG_CQ_HEAD, 0);
+      waitFor(() => ctrl.read32(L.WD_DUMMY_V1_REG_CQ_TAIL) === 1);
+      expect(queue.read32(L.WD_DUMMY_V1_CQ_OFFSET + L.WD_DUMMY_V1_CPL_OFF_ID)).toBe(42);
+      expect(queue.read16(L.WD_DUMMY_V1_CQ_OFFSET + L.WD_DUMMY_V1_CPL_OFF_STATUS)).toBe(L.WD_DUMMY_V1_ST_OK);
+    } finally {
+      port.close();
+    }
+  });
+});
