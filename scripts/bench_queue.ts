@@ -257,7 +257,16 @@ if (!values["no-native"]) {
   console.log(`results: ${FILE}`);
 }
 if (values.rig) {
-  const r = spawnSync("bash", [path.join(ROOT, "scripts", "rig.sh"), "run", "--", "bun", "scripts/bench/queue_rig.ts"], {
+  const args = [
+    path.join(ROOT, "scripts", "rig.sh"),
+    "run",
+    "--",
+    "bun",
+    "scripts/bench/queue_rig.ts",
+    ...(values["rig-requests"] === undefined ? [] : ["--requests", values["rig-requests"]]),
+    ...(values["rig-rounds"] === undefined ? [] : ["--rounds", values["rig-rounds"]]),
+  ];
+  const r = spawnSync("bash", args, {
     cwd: ROOT,
     env: { ...process.env, WD_RIG_OUT: RESULTS },
     stdio: "inherit",
