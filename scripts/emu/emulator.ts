@@ -158,15 +158,17 @@ export class Emulator {
       host = MappedMemory.mapFile(memfd, EMU.HOST_OFFSET, EMU.ARENA_OFFSET - EMU.HOST_OFFSET, { label: "emulator host page" });
       const args = ["-a", alg, ...(options.spinUs === undefined ? [] : ["-s", String(options.spinUs)])];
       const child = spawn(bin, args, { stdio: ["pipe", "inherit", "inherit", memfd, irq.fd, wake.fd] });
+      let spawnError: Error | undefined;
+      child.on("error", (e) => (spawnError = e));
       // A forgotten emulator never holds the process open; it dies with it (PR_SET_PDEATHSIG).
       child.unref();
       (child.stdin as { unref?: () => void } | null)?.unref?.();
       const emu = new Emulator(alg, arenaSize, memfd, child, host, irq, wake);
       const deadline = performance.now() + COMMAND_TIMEOUT_MS;
       while (emu.#hostWord(EMU.HOST_STATE) !== EMU.STATE_RUNNING) {
-        if (child.exitCode !== null || performance.now() > deadline) {
+        if (spawnError !== undefined || child.exitCode !== null || performance.now() > deadline) {
           emu.#kill();
-          throw new Error(`The emulator ${bin} did not start within ${COMMAND_TIMEOUT_MS} ms (exit status ${child.exitCode})`);
+          throw new Error(`The emulator ${bin} did not start within ${COMMAND_TIMEOUT_MS} ms (exit status ${child.exitCode}${spawnError ? `, ${spawnError.message}` : ""})`);
         }
         await new Promise((r) => setTimeout(r, 1));
       }
