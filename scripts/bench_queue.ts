@@ -1,201 +1,278 @@
 #!/usr/bin/env bun
 /**
- * Queue round-trip benchmark on the real kernel: requests per second through the dummy
- * WarpDrive accelerator from the TypeScript queue (`requestQueue`, `sendBatch`, `poll`)
- * against the C client `scripts/rig/kmod/wd_client.c -m bench` speaking the same ring protocol,
- * on the same mediated device, in the same boot, rounds interleaved. Both keep BATCH
- * requests of LEN bytes in flight (copy), refill and ring once per pass, and busy-poll for
- * completions; "payload checks on" fills each source with request-specific bytes and
- * compares the copy, "off" checks the status only. The C client computes its bytes and
- * memcmp()s; the TypeScript side copies them from a random pool at a request-specific
- * offset (`copyWithin`) and compares with `Buffer.compare` (memcpy/memcmp underneath), as
- * a JavaScript program would. Numbers, not a test.
+ * Queue benchmark: the TypeScript queue against the C client, on the same device, in the
+ * same run, rounds interleaved (C first in even rounds, TypeScript first in odd ones),
+ * medians. Numbers, not a test.
  *
- *   bash scripts/rig.sh run -- bun scripts/bench_queue.ts [--requests 50000] [--rounds 9]
- *                                                        [--len 256] [--batch 32]
+ *   npm run bench:queue [-- --rig] [--no-native] [--rounds 5] [--scale 1]
+ *                          [--rig-requests 50000] [--rig-rounds 9]
  *
- * It runs inside the kernel rig as root (it refuses to run elsewhere). With WD_RIG_OUT set
- * (`WD_RIG_OUT=bench-results bash scripts/rig.sh run -- ...`) it writes queue.json there.
+ * Native cases (the default): the real `Queue` and `wd_dummy_v1` driver over the host
+ * emulator (scripts/emu/wd_emu.c, through scripts/emu/emulator.ts) against the C client
+ * scripts/emu/emu_client.c, each run with its own emulator process. Copies of 256 B and
+ * 4 KiB:
+ * - rps: DEPTH requests (1, 8, 32) kept in flight. Mode "poll": the ring API
+ *   (`sendBatch`, then `poll` in a loop) against C reading CQ_TAIL in a loop. Mode "irq":
+ *   `run` with `spin: 0` (each wait arms the completion interrupt and sleeps in the
+ *   reactor) against C arming IRQ_ARM and sleeping in poll() on the eventfd. Payload
+ *   checks on: each source is copied from a pool of random bytes at a request-specific
+ *   offset and the copy compared (copyWithin / Buffer.compare against memcpy / memcmp).
+ * - cpu_per_request: the client process's CPU time (user + system, all its threads; not
+ *   the emulator's) over the rps run, divided by the requests.
+ * - latency_p50 / latency_p99: depth 1, checks off, from handing the request over (`run`;
+ *   C: writing the descriptor) to having its completion (the promise settled; C: CQ_TAIL
+ *   seen), poll mode with the queue's default spin, irq mode with `spin: 0`.
  *
- * Goal: the TypeScript queue at least 0.8x the C client's rate.
+ * With `--rig`, the rig part runs afterwards inside the QEMU kernel rig
+ * (scripts/bench/queue_rig.ts: depth 32, 256 B, through the kernel module). Each part
+ * writes its cases into `bench-results/queue.json` and keeps the other part's; the
+ * samples and the machine go to `bench-results/queue-samples.json`.
  */
 import { Buffer } from "node:buffer";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { createMdev, type DummyCompletion, type DummyRequest, enumerate, removeMdev, registeredDeviceApis, requestQueue, select } from "../mod.ts";
-import { barrierInfo } from "../src/sys/barrier.ts";
+import { buildEmu, Emulator } from "./emu/emulator.ts";
+import { machine, median, RESULTS, ROOT, writeResults } from "./bench/_common.ts";
+import { caseTable, makeCase, mergeCases, type QueueCase } from "./bench/_queue_cases.ts";
 
 const { values } = parseArgs({
   options: {
-    requests: { type: "string" },
+    rig: { type: "boolean", default: false },
+    "no-native": { type: "boolean", default: false },
     rounds: { type: "string" },
-    len: { type: "string" },
-    batch: { type: "string" },
+    scale: { type: "string" },
+    "rig-requests": { type: "string" },
+    "rig-rounds": { type: "string" },
   },
 });
-const N = Number(values.requests ?? 50000);
-const ROUNDS = Number(values.rounds ?? 9);
-const LEN = Number(values.len ?? 256);
-const BATCH = Number(values.batch ?? 32);
-const GOAL = 0.8;
-const ROOT = path.resolve(import.meta.dir, "..");
+const ROUNDS = Number(values.rounds ?? 5);
+const SCALE = Number(values.scale ?? 1);
+const POOL = 1 << 16;
+const DEPTHS = [1, 8, 32];
+const SIZES = [256, 4096];
+const FILE = path.join(RESULTS, "queue.json");
 
-if (process.env["WD_RIG"] !== "1" || !fs.existsSync("/sys/class/warpdrive")) {
-  process.stderr.write("bench_queue: run it inside the kernel rig: bash scripts/rig.sh run -- bun scripts/bench_queue.ts\n");
-  process.exit(2);
+type Mode = "poll" | "irq";
+interface RpsResult {
+  rps: number;
+  cpuNs: number;
 }
-if (LEN % 4 !== 0 || LEN <= 0 || LEN > 4096 || BATCH < 1 || BATCH > 256) {
-  process.stderr.write("bench_queue: --len must be a multiple of 4 in 4..4096 and --batch in 1..256\n");
-  process.exit(2);
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-
-// The C client, compiled in the guest.
-const client = path.join(os.tmpdir(), "wd_client-bench");
-{
-  const r = spawnSync("gcc", ["-O2", "-Wall", "-o", client, path.join(ROOT, "scripts", "rig", "kmod", "wd_client.c")], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`gcc wd_client.c failed:\n${r.stderr}`);
+interface LatencyResult {
+  p50: number;
+  p99: number;
 }
 
-function cBench(uuid: string, verify: boolean): number {
-  const args = ["-m", "bench", "-n", String(N), "-l", String(LEN), "-b", String(BATCH), ...(verify ? [] : ["-q"]), uuid];
-  const r = spawnSync(client, args, { encoding: "utf8", timeout: 600_000 });
-  const line = r.stdout.split("\n").find((l) => l.startsWith("wd_client mode=bench"));
-  const rps = /\brps=(\d+)/.exec(line ?? "")?.[1];
-  const ok = /\bok=(\d+)/.exec(line ?? "")?.[1];
-  if (r.status !== 0 || rps === undefined || Number(ok) !== N) throw new Error(`wd_client ${args.join(" ")} failed (${r.status}): ${r.stderr}${r.stdout}`);
-  return Number(rps);
+const requestsFor = (depth: number): number => Math.round(SCALE * (depth === 1 ? 20000 : depth === 8 ? 60000 : 120000));
+const LATENCY_N = Math.round(SCALE * 10000);
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
 
-async function tsBench(uuid: string, verify: boolean): Promise<number> {
-  const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy" });
-  try {
-    if (q.mdev !== uuid) throw new Error(`requestQueue opened ${q.mdev}, expected the benchmark's ${uuid}`);
-    const stride = 2 * LEN;
-    // Slots of source + destination, then a pool of random bytes the sources are cut from.
-    const POOL = 1 << 16;
-    const slots = BATCH * stride;
-    const buf = q.alloc(slots + POOL);
-    const bytes = buf.bytes();
-    const mem = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let i = 0; i < POOL; i += 65536) crypto.getRandomValues(bytes.subarray(slots + i, slots + Math.min(POOL, i + 65536)));
-    // IOVAs as numbers: the driver's fast path (a bigint IOVA works, through a slower path).
-    const base = Number(buf.iova);
+function cpuNow(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000; // ns
+}
+
+/** The TypeScript side of an rps case. */
+async function tsRps(depth: number, size: number, checks: boolean, mode: Mode, n: number): Promise<RpsResult> {
+  await using emu = await Emulator.start();
+  await using q = emu.queue(mode === "irq" ? { spin: 0 } : {});
+  const stride = 2 * size;
+  const slots = depth * stride;
+  const buf = q.alloc(slots + POOL);
+  const bytes = buf.bytes();
+  const mem = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  crypto.getRandomValues(bytes.subarray(slots, slots + POOL));
+  // IOVAs as numbers: the driver's fast path.
+  const base = Number(buf.iova);
+  let failed = 0, bad = 0;
+  const c0 = cpuNow();
+  const t0 = performance.now();
+  if (mode === "poll") {
     const free: number[] = [];
-    for (let i = 0; i < BATCH; i++) free.push(BATCH - 1 - i);
+    for (let i = 0; i < depth; i++) free.push(depth - 1 - i);
     const slotOf = new Uint32Array(256);
-    const reqs: DummyRequest[] = [];
-    let submitted = 0, done = 0, failed = 0, bad = 0;
-    const t0 = performance.now();
-    while (done < N) {
-      if (submitted < N && free.length > 0) {
+    const reqs: { op: "copy"; id: number; src: number; dst: number; len: number }[] = [];
+    let submitted = 0, done = 0;
+    while (done < n) {
+      if (submitted < n && free.length > 0) {
         reqs.length = 0;
-        while (submitted < N && free.length > 0) {
-          const s = free.pop() as number;
-          if (verify) {
-            const from = slots + ((submitted * 4099) % (POOL - LEN));
-            mem.copyWithin(s * stride, from, from + LEN);
+        while (submitted < n && free.length > 0) {
+          const s = free.pop()!;
+          if (checks) {
+            const from = slots + ((submitted * 4099) % (POOL - size));
+            mem.copyWithin(s * stride, from, from + size);
           }
           slotOf[submitted & 255] = s;
-          reqs.push({ op: "copy", id: submitted, src: base + s * stride, dst: base + s * stride + LEN, len: LEN });
+          reqs.push({ op: "copy", id: submitted, src: base + s * stride, dst: base + s * stride + size, len: size });
           submitted++;
         }
         if (q.sendBatch(reqs) !== reqs.length) throw new Error("the ring refused requests it has room for");
       }
       let got = q.poll();
       for (let spins = 0; got.length === 0; spins++) {
-        if ((spins & 1023) === 1023 && performance.now() - t0 > 600_000) throw new Error(`no completion (done ${done} of ${N})`);
+        if ((spins & 0xffff) === 0xffff && performance.now() - t0 > 120_000) throw new Error(`no completion (done ${done} of ${n})`);
         got = q.poll();
       }
       for (const c of got) {
-        const s = slotOf[c.id & 255] as number;
+        const s = slotOf[c.id & 255]!;
         if (c.status !== 0 || c.id >= submitted) failed++;
-        else if (verify) {
-          const src = s * stride;
-          if (mem.compare(mem, src + LEN, src + 2 * LEN, src, src + LEN) !== 0) bad++;
-        }
+        else if (checks && mem.compare(mem, s * stride + size, s * stride + 2 * size, s * stride, s * stride + size) !== 0) bad++;
         free.push(s);
         done++;
       }
     }
-    const secs = (performance.now() - t0) / 1000;
-    if (failed > 0 || bad > 0) throw new Error(`${failed} requests failed, ${bad} came back wrong`);
-    return N / secs;
-  } finally {
-    await q.release();
+  } else {
+    let next = 0;
+    const worker = async (s: number): Promise<void> => {
+      const src = base + s * stride, dst = src + size;
+      while (next < n) {
+        const i = next++;
+        if (checks) {
+          const from = slots + ((i * 4099) % (POOL - size));
+          mem.copyWithin(s * stride, from, from + size);
+        }
+        const c = await q.run({ op: "copy", src, dst, len: size });
+        if (c.status !== 0) failed++;
+        else if (checks && mem.compare(mem, s * stride + size, s * stride + 2 * size, s * stride, s * stride + size) !== 0) bad++;
+      }
+    };
+    await Promise.all(Array.from({ length: depth }, (_, s) => worker(s)));
   }
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = cpuNow() - c0;
+  if (failed > 0 || bad > 0) throw new Error(`${failed} requests failed, ${bad} came back wrong`);
+  return { rps: n / secs, cpuNs: cpu / n };
 }
 
-const choice = select(enumerate({ alg: "copy" }), { alg: "copy", allowCreate: true, apis: registeredDeviceApis() });
-const uuid = createMdev(choice.device.id, choice.type.type);
-const samples: { lang: string; verify: boolean; round: number; rps: number }[] = [];
-try {
-  // Untimed passes of each kind first, so no timed one pays for compilation (the JIT
-  // tiers up slowly under TCG) and first-touch faults.
-  for (const verify of [false, true]) {
-    cBench(uuid, verify);
-    await tsBench(uuid, verify);
-    await tsBench(uuid, verify);
+/** The TypeScript side of a latency case: one `run` at a time. */
+async function tsLatency(size: number, mode: Mode, n: number): Promise<LatencyResult> {
+  await using emu = await Emulator.start();
+  await using q = emu.queue(mode === "irq" ? { spin: 0 } : {});
+  const buf = q.alloc(2 * size);
+  const src = Number(buf.iova), dst = src + size;
+  const lat = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const c = await q.run({ op: "copy", src, dst, len: size });
+    lat[i] = (performance.now() - t0) * 1000;
+    if (c.status !== 0) throw new Error(`request ${i} failed: ${c.statusName}`);
   }
+  lat.sort();
+  return { p50: percentile(lat, 0.5), p99: percentile(lat, 0.99) };
+}
+
+function cClient(args: string[]): Record<string, number> {
+  const r = spawnSync(cBin, ["-e", emuBin, ...args], { encoding: "utf8", timeout: 300_000 });
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  if (r.status !== 0) throw new Error(`emu_client ${args.join(" ")} failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`);
+  return JSON.parse(line) as Record<string, number>;
+}
+
+function cRps(depth: number, size: number, checks: boolean, mode: Mode, n: number): RpsResult {
+  const o = cClient(["-k", "rps", "-m", mode, "-d", String(depth), "-l", String(size), "-n", String(n), ...(checks ? [] : ["-q"])]);
+  return { rps: o["rps"]!, cpuNs: o["cpu_ns"]! };
+}
+
+function cLatency(size: number, mode: Mode, n: number): LatencyResult {
+  const o = cClient(["-k", "latency", "-m", mode, "-l", String(size), "-n", String(n), "-q"]);
+  return { p50: o["p50_us"]!, p99: o["p99_us"]! };
+}
+
+let emuBin = "";
+let cBin = "";
+
+async function native(): Promise<QueueCase[]> {
+  emuBin = buildEmu("wd_emu");
+  cBin = buildEmu("emu_client");
+  type RpsCase = { depth: number; size: number; checks: boolean; mode: Mode };
+  const rpsCases: RpsCase[] = [];
+  for (const mode of ["poll", "irq"] as Mode[]) {
+    for (const depth of DEPTHS) for (const size of SIZES) for (const checks of [false, true]) rpsCases.push({ depth, size, checks, mode });
+  }
+  const latCases = SIZES.flatMap((size) => (["poll", "irq"] as Mode[]).map((mode) => ({ size, mode })));
+  const rps = new Map<string, { ts: RpsResult[]; c: RpsResult[] }>();
+  const lat = new Map<string, { ts: LatencyResult[]; c: LatencyResult[] }>();
+  const keyR = (k: RpsCase) => `${k.depth}/${k.size}/${k.checks}/${k.mode}`;
+  const keyL = (k: { size: number; mode: Mode }) => `${k.size}/${k.mode}`;
+
+  // Untimed passes first, so no timed one pays for the JIT's compilation.
+  for (const k of rpsCases) await tsRps(k.depth, k.size, k.checks, k.mode, Math.ceil(requestsFor(k.depth) / 4));
+  for (const k of latCases) await tsLatency(k.size, k.mode, Math.ceil(LATENCY_N / 4));
   for (let r = 0; r < ROUNDS; r++) {
-    for (const verify of [false, true]) {
-      samples.push({ lang: "c", verify, round: r, rps: cBench(uuid, verify) });
-      samples.push({ lang: "ts", verify, round: r, rps: await tsBench(uuid, verify) });
+    const cFirst = r % 2 === 0;
+    for (const k of rpsCases) {
+      const e = rps.get(keyR(k)) ?? { ts: [], c: [] };
+      rps.set(keyR(k), e);
+      const n = requestsFor(k.depth);
+      if (cFirst) e.c.push(cRps(k.depth, k.size, k.checks, k.mode, n));
+      e.ts.push(await tsRps(k.depth, k.size, k.checks, k.mode, n));
+      if (!cFirst) e.c.push(cRps(k.depth, k.size, k.checks, k.mode, n));
     }
-    process.stderr.write(`round ${r + 1}/${ROUNDS} done\n`);
+    for (const k of latCases) {
+      const e = lat.get(keyL(k)) ?? { ts: [], c: [] };
+      lat.set(keyL(k), e);
+      if (cFirst) e.c.push(cLatency(k.size, k.mode, LATENCY_N));
+      e.ts.push(await tsLatency(k.size, k.mode, LATENCY_N));
+      if (!cFirst) e.c.push(cLatency(k.size, k.mode, LATENCY_N));
+    }
+    process.stderr.write(`bench_queue: native round ${r + 1}/${ROUNDS} done\n`);
   }
-} finally {
-  removeMdev(uuid);
+
+  const cases: QueueCase[] = [];
+  for (const k of rpsCases) {
+    const e = rps.get(keyR(k))!;
+    const base = { where: "native" as const, depth: k.depth, size: k.size, checks: k.checks, mode: k.mode };
+    cases.push(makeCase({ ...base, measure: "rps" }, median(e.ts.map((x) => x.rps)), median(e.c.map((x) => x.rps))));
+    cases.push(makeCase({ ...base, measure: "cpu_per_request" }, median(e.ts.map((x) => x.cpuNs)), median(e.c.map((x) => x.cpuNs))));
+  }
+  for (const k of latCases) {
+    const e = lat.get(keyL(k))!;
+    const base = { where: "native" as const, depth: 1, size: k.size, checks: false, mode: k.mode };
+    cases.push(makeCase({ ...base, measure: "latency_p50" }, median(e.ts.map((x) => x.p50)), median(e.c.map((x) => x.p50))));
+    cases.push(makeCase({ ...base, measure: "latency_p99" }, median(e.ts.map((x) => x.p99)), median(e.c.map((x) => x.p99))));
+  }
+  writeResults("queue-samples", {
+    machine: machine(),
+    runtime: `bun ${process.versions["bun"] ?? "?"}`,
+    rounds: ROUNDS,
+    scale: SCALE,
+    rps: Object.fromEntries(rps),
+    latency: Object.fromEntries(lat),
+  });
+  return cases;
 }
 
-const med = (lang: string, verify: boolean) => median(samples.filter((s) => s.lang === lang && s.verify === verify).map((s) => s.rps));
-// The device's pace swings a lot under TCG, so the ratio of each round (C and TypeScript
-// run back to back) is the steadier figure; its median is the one held against the goal.
-const roundRatio = (verify: boolean) =>
-  median(Array.from({ length: ROUNDS }, (_, r) => {
-    const get = (lang: string) => samples.find((s) => s.lang === lang && s.verify === verify && s.round === r)?.rps ?? NaN;
-    return get("ts") / get("c");
-  }));
-const b = barrierInfo();
-const lines = [
-  `queue round trip in the kernel rig: ${choice.device.id}/${choice.type.type} mdev ${uuid}, copy of ${LEN} bytes, ${BATCH} in flight, ${N} requests a run`,
-  `median requests/s of ${ROUNDS} rounds (C and TypeScript alternate); bun ${process.versions["bun"] ?? "?"}, doorbell barrier ${b.backend}`,
-  "payload checks  C client rps  TypeScript rps  TS/C of medians  median TS/C per round (goal >= 0.8x)",
-];
-const results = [];
-for (const verify of [false, true]) {
-  const c = med("c", verify), ts = med("ts", verify);
-  const ratio = roundRatio(verify);
-  results.push({ verify, cRps: c, tsRps: ts, ratioOfMedians: ts / c, ratio, goal: GOAL });
-  lines.push(
-    `${(verify ? "on" : "off").padEnd(14)}  ${c.toFixed(0).padStart(12)}  ${ts.toFixed(0).padStart(14)}  ${(ts / c).toFixed(2).padStart(14)}x  ${ratio.toFixed(2)}x ${ratio >= GOAL ? "ok" : "MISS"}`,
-  );
+if (!values["no-native"]) {
+  const m = machine();
+  console.log(`queue round trip natively (host emulator scripts/emu/wd_emu.c): median of ${ROUNDS} interleaved rounds; bun ${process.versions["bun"] ?? "?"}; ${m["cpu"]} x${m["cpus"]}, load ${(m["load"] as number[]).join(" ")}`);
+  const cases = await native();
+  fs.mkdirSync(RESULTS, { recursive: true });
+  mergeCases(FILE, "native", cases);
+  console.log(caseTable(cases));
+  console.log(`results: ${FILE}`);
 }
-console.log(lines.join("\n"));
-const out = process.env["WD_RIG_OUT"];
-if (out !== undefined && out !== "") {
-  const file = path.join(out, "queue.json");
-  fs.writeFileSync(file, `${JSON.stringify({
-    benchmark: "queue",
-    machine: { cpu: os.cpus()[0]?.model ?? "unknown", cpus: os.cpus().length, kernel: os.release(), note: "QEMU TCG guest" },
-    requests: N,
-    len: LEN,
-    batch: BATCH,
-    rounds: ROUNDS,
-    device: choice.device.id,
-    type: choice.type.type,
-    barrier: b.backend,
-    results,
-    samples,
-  }, null, 2)}\n`);
-  console.log(`results: ${file}`);
+if (values.rig) {
+  const args = [
+    path.join(ROOT, "scripts", "rig.sh"),
+    "run",
+    "--",
+    "bun",
+    "scripts/bench/queue_rig.ts",
+    ...(values["rig-requests"] === undefined ? [] : ["--requests", values["rig-requests"]]),
+    ...(values["rig-rounds"] === undefined ? [] : ["--rounds", values["rig-rounds"]]),
+  ];
+  const r = spawnSync("bash", args, {
+    cwd: ROOT,
+    env: { ...process.env, WD_RIG_OUT: RESULTS },
+    stdio: "inherit",
+  });
+  if (r.status !== 0) {
+    process.stderr.write(`bench_queue: the rig part failed (exit ${r.status ?? r.signal})\n`);
+    process.exit(1);
+  }
 }

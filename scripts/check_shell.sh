@@ -18,5 +18,5 @@ if ! command -v shellcheck >/dev/null; then
 	}
 fi
 for f in scripts/rig/*.sh; do bash -n "$f"; done
-shellcheck -x scripts/rig.sh scripts/rig/guest_init.sh scripts/build_barrier.sh scripts/check_shell.sh .ci/run
-echo "check_shell: shellcheck found nothing in the rig, the guest's init, build_barrier.sh, check_shell.sh and .ci/run"
+shellcheck -x scripts/rig.sh scripts/rig/guest_init.sh scripts/build_barrier.sh scripts/check_shell.sh scripts/check_cc.sh .ci/run
+echo "check_shell: shellcheck found nothing in the rig, the guest's init, build_barrier.sh, check_shell.sh, check_cc.sh and .ci/run"

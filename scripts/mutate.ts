@@ -37,6 +37,7 @@ export interface Mutation {
 const SELECT = "src/select/select.ts";
 const PARSE = "src/sysfs/parse.ts";
 const DRIVER = "src/drivers/wd_dummy_v1.ts";
+const EMU = "scripts/emu/wd_emu.c";
 
 const PRIORITY_STEP = "    if (pa !== pb) return pa - pb;\n";
 const ZONE_STEP = `    if (c.zone !== undefined) {
@@ -145,6 +146,9 @@ export const MUTATIONS: readonly Mutation[] = [
     find: "    if (!stored) putChecked(sq, w, r);\n    tail = (tail + 1) >>> 0;\n",
     replace: "    tail = (tail + 1) >>> 0;\n    if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);\n    else h.ring(tail);\n    if (!stored) putChecked(sq, w, r);\n",
   },
+  // The host emulator the unit tests run the queue against must check what the module checks.
+  { id: "emu-no-overlap-check", rule: "the emulator refuses overlapping copies as the module does", file: EMU, find: "\t\tif (src < dst + len && dst < src + len)\n", replace: "\t\tif (0)\n" },
+  { id: "emu-unmapped-pages-reachable", rule: "the emulator reaches only DMA pages mapped (handed out and not freed)", file: EMU, find: "\t\tif (!map[p]) {", replace: "\t\tif (!map[p] && 0) {" },
 ];
 
 /** Applies a mutation to a file's text; throws when its text is not there exactly once. */
