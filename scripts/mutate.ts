@@ -157,7 +157,7 @@ export const MUTATIONS: readonly Mutation[] = [
     file: DRIVER,
     find: "    if (!stored) putChecked(sq, w, r);\n    tail = (tail + 1) >>> 0;\n",
     replace: "    tail = (tail + 1) >>> 0;\n    if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);\n    else h.ring(tail);\n    if (!stored) putChecked(sq, w, r);\n",
-  },
+  },  { id: "poll-ignores-events", rule: "pollNow asks poll(2) for the caller's events", file: "src/sys/poll.ts", find: "shorts[0] = events;", replace: "shorts[0] = 0;" },
 ];
 
 /** Applies a mutation to a file's text; throws when its text is not there exactly once. */
