@@ -19,7 +19,7 @@ import { check } from "./_fc.ts";
 
 // ---- attribute values: good ones in random spellings, with what they must read as; junk ----
 
-type Value = { readonly bytes: Uint8Array; readonly good?: number | string };
+type Value = { readonly bytes: Uint8Array; readonly good?: number | string | null };
 
 const enc = new TextEncoder();
 const text = (s: string): Uint8Array => enc.encode(s);
@@ -105,6 +105,73 @@ const treeArb = fc.uniqueArray(deviceArb, { maxLength: 4, selector: (d) => d.id 
 
 type TreeSpec = typeof treeArb extends fc.Arbitrary<infer T> ? T : never;
 
+// UACCE entries: each file good (in any spelling), junk or missing. api, flags and
+// algorithms are required; a missing file of the others is "not shown" (null).
+const UACCE_FILES = {
+  api: attr(tokenGood),
+  flags: attr(decimal(0, 0xffffffff)),
+  available_instances: attr(decimal(0, 1000)),
+  region_mmio_size: attr(decimal(0, 2 ** 40)),
+  region_dus_size: attr(decimal(0, 2 ** 40)),
+  isolate: attr(decimal(0, 1)),
+  isolate_strategy: attr(decimal(0, 65535)),
+  "device/numa_node": attr(decimal(-1, 8)),
+};
+const UACCE_REQUIRED = ["api", "flags"];
+const UACCE_FIELD: Record<string, string> = {
+  api: "api",
+  flags: "flags",
+  available_instances: "availableInstances",
+  region_mmio_size: "regionMmioSize",
+  region_dus_size: "regionDusSize",
+  isolate: "isolate",
+  isolate_strategy: "isolateStrategy",
+  "device/numa_node": "numaNode",
+};
+type Algorithms = { readonly bytes: Uint8Array; readonly good?: readonly string[] };
+const algorithmsGood: fc.Arbitrary<Algorithms> = fc.tuple(fc.uniqueArray(fc.stringMatching(/^[A-Za-z0-9_.:-]{1,12}$/), { minLength: 1, maxLength: 3 }), space)
+  .map(([list, b]) => ({ bytes: text(`${list.join("\n")}\n${b}`), good: list }));
+const uacceArb = fc.record({
+  id: fc.stringMatching(/^[a-z]{1,4}-[0-9]{1,3}$/),
+  algorithms: fc.oneof({ arbitrary: algorithmsGood, weight: 4 }, { arbitrary: junk, weight: 1 }, { arbitrary: fc.constant(null), weight: 1 }),
+  files: fc.record(UACCE_FILES),
+});
+const uacceTreeArb = fc.uniqueArray(uacceArb, { maxLength: 3, selector: (d) => d.id });
+type UacceTreeSpec = typeof uacceTreeArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** Writes the raw bytes of every UACCE value into the entries makeSysfs laid out (parents p0, p1, …). */
+function writeUacce(root: string, spec: UacceTreeSpec): void {
+  spec.forEach((d, i) => {
+    const dev = path.join(root, "devices", "platform", `p${i}`, "uacce", d.id);
+    if (d.algorithms !== null) fs.writeFileSync(path.join(dev, "algorithms"), d.algorithms.bytes);
+    for (const [f, v] of Object.entries(d.files)) if (v !== null) fs.writeFileSync(path.join(dev, f), v.bytes);
+  });
+}
+
+/** Checks one UACCE entry against what was written. */
+function expectUacce(d: UacceTreeSpec[number], got: Accelerator): void {
+  const a = d.algorithms;
+  if (a === null || a.good === undefined) {
+    if (got.uacce !== null) return; // junk that still reads as words on lines: checked as text below
+    expect([d.id, got.problems.length, got.problems[0]?.startsWith(a === null ? "algorithms: missing" : "algorithms: ")]).toEqual([d.id, 1, true]);
+    return;
+  }
+  const u = got.uacce as unknown as Record<string, unknown>;
+  const good = a.good as readonly string[];
+  expect([d.id, got.uacce?.algorithms, got.types.map((t) => t.name)]).toEqual([d.id, good, good]);
+  for (const [f, v] of Object.entries(d.files)) {
+    const got1 = u[UACCE_FIELD[f] as string];
+    if (v === null && !UACCE_REQUIRED.includes(f)) {
+      expect([d.id, f, got1, got.problems.filter((p) => p.startsWith(`${f}:`))]).toEqual([d.id, f, null, []]);
+      continue;
+    }
+    // numa_node -1 is "no node".
+    const want = v !== null && f === "device/numa_node" && v.good === -1 ? { ...v, good: null } : v;
+    expectAttr(d.id, f, want, got1, got.problems);
+  }
+  expect([d.id, got.enabled]).toEqual([d.id, got.problems.length === 0 && u["isolate"] !== 1]);
+}
+
 /** Builds the random tree: the fixture for the layout, then the raw bytes of every value. */
 function build(spec: TreeSpec): { root: string; close: () => void } {
   const tree = makeSysfs({
@@ -184,13 +251,32 @@ describe("enumerate over random trees", () => {
   test("never throws; bad values are named with their file and value; good ones read back; wd list --json is JSON", async () => {
     await check(
       "enumerate",
-      fc.asyncProperty(treeArb, async (spec) => {
+      fc.asyncProperty(treeArb, uacceTreeArb, async (spec, uacceSpec) => {
         const tree = build(spec);
+        const u = makeSysfs({
+          dir: tree.root,
+          uacce: uacceSpec.map((d, i) => ({
+            id: d.id,
+            parent: `p${i}`,
+            api: null,
+            algorithms: null,
+            flags: null,
+            availableInstances: null,
+            regionMmioSize: null,
+            regionDusSize: null,
+            numaNode: null,
+          })),
+        });
+        writeUacce(tree.root, uacceSpec);
         try {
           const inv = enumerate({ root: tree.root });
-          expect(inv.devices.map((d) => d.id).sort()).toEqual(spec.map((d) => d.id).sort());
+          const wds = inv.devices.filter((d) => d.class === "warpdrive");
+          expect(wds.map((d) => d.id).sort()).toEqual(spec.map((d) => d.id).sort());
+          const uacces = inv.devices.filter((d) => d.class === "uacce");
+          expect(uacces.map((d) => d.id).sort()).toEqual(uacceSpec.map((d) => d.id).sort());
+          for (const d of uacceSpec) expectUacce(d, uacces.find((x) => x.id === d.id)!);
           for (const d of spec) {
-            const got = inv.devices.find((x) => x.id === d.id)!;
+            const got = wds.find((x) => x.id === d.id)!;
             if (d.shape !== "dir") {
               expect(got.problems.length).toBe(1);
               expect(got.enabled).toBe(false);
@@ -223,11 +309,12 @@ describe("enumerate over random trees", () => {
           const out: string[] = [];
           const err: string[] = [];
           const code = await main(["list", "--json", "--sysfs", tree.root], { out: (t) => out.push(t), err: (t) => err.push(t), env: {} });
-          expect(code).toBe(spec.length === 0 ? 1 : 0);
+          expect(code).toBe(spec.length + uacceSpec.length === 0 ? 1 : 0);
           expect(err).toEqual([]);
           const json = JSON.parse(out.join("\n"));
-          expect(json.devices.length).toBe(spec.length);
+          expect(json.devices.length).toBe(spec.length + uacceSpec.length);
         } finally {
+          u.close();
           tree.close();
         }
       }),
