@@ -7,7 +7,8 @@
  * (decimal; the read fails with ENODEV when the driver lacks the operation), `algorithms`
  * (one per line), `region_mmio_size` and `region_dus_size` (decimal bytes, hidden when 0),
  * from 6.2 on `isolate` (0 or 1) and `isolate_strategy` (decimal, hidden without the
- * driver's operations), and the parent device's `device/numa_node` (-1 for none).
+ * driver's operations), and the parent device's `device/numa_node` (-1 for none; a
+ * platform parent has no such file, which also reads as none).
  *
  * @module
  */
