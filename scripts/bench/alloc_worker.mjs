@@ -11,7 +11,7 @@
 //   encoded   q.sendEncoded of 16 descriptors encoded once, then q.poll()
 //   raw       q.sendEncoded of 16 descriptors, then q.pollEncoded into reused words
 //   wait      q.send of one request, then await q.wait()
-// Each chunk is 1000 requests, after a warm-up of 20,000. The heap is measured around each
+// Each chunk is 1000 requests, after a warm-up of 20,000 (WD_ALLOC_WARMUP: more, to profile). The heap is measured around each
 // chunk with nothing collected in between:
 //   Bun (JavaScriptCore): bun:jsc heapStats().objectTypeCounts counts every cell not yet
 //     swept, so its growth over a chunk is what the chunk allocated, by type; a chunk
@@ -136,7 +136,7 @@ if (body === undefined) throw new Error(`alloc_worker: unknown case ${caseName}`
 if (caseName === "raw" && typeof q.pollEncoded !== "function") {
   console.log(JSON.stringify({ lang, case: caseName, missing: "Queue.pollEncoded does not exist in this version" }));
 } else {
-  await body(20000);
+  await body(Number(process.env.WD_ALLOC_WARMUP ?? 20000));
   if (lang === "bun") {
     const { heapStats } = await import("bun:jsc");
     for (let k = 0; k < CHUNKS; k++) {

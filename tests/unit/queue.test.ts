@@ -303,7 +303,7 @@ describe("Queue", () => {
   });
 });
 
-/** A queue on a stand-in device, its driver wrapped to count submit calls (doorbells). */
+/** A queue on a stand-in device, its driver wrapped to count doorbells (submit and submitEncoded calls that sent). */
 function runQueue(options: { irq?: boolean; backlog?: number; spin?: number; beforeArm?: (dev: FakeDummyDevice) => void } = {}) {
   const log: string[] = [];
   const { open, devices } = opener(new Set(), log, options.irq ?? false);
@@ -314,6 +314,11 @@ function runQueue(options: { irq?: boolean; backlog?: number; spin?: number; bef
     ...wdDummyV1Driver,
     submit(h, reqs) {
       const n = wdDummyV1Driver.submit(h, reqs);
+      if (n > 0) doorbells.push(n);
+      return n;
+    },
+    submitEncoded(h, words, first, count) {
+      const n = wdDummyV1Driver.submitEncoded!(h, words, first, count);
       if (n > 0) doorbells.push(n);
       return n;
     },
@@ -418,6 +423,10 @@ describe("Queue.run", () => {
       poll(h, max) {
         if (++looks % 3 === 0) dev.step();
         return wdDummyV1Driver.poll(h, max);
+      },
+      pollEncoded(h, words, at, max) {
+        if (++looks % 3 === 0) dev.step();
+        return wdDummyV1Driver.pollEncoded!(h, words, at, max);
       },
     };
     await using q = new Queue<DummyRequest, DummyCompletion>(
