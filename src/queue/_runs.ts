@@ -52,27 +52,27 @@ export function rejectNew(e: unknown): void {
 
 /**
  * Sends runs as request objects, for a driver without the encoded path: all at once, or,
- * when the driver throws, one by one to find the one it refuses. Returns how many went, or
- * the refused entry and why (those before it went).
+ * when the driver throws, one by one to find the one it refuses. Returns how many went
+ * (the first `sent`), and the refused entry and why, if one was.
  */
 export function submitObjects<Req, Cpl>(
   driver: UserDriver<unknown, Req, Cpl>,
   handle: unknown,
   batch: readonly RunEntry<Req, Cpl>[],
-): number | { readonly refused: RunEntry<Req, Cpl>; readonly error: unknown } {
+): { readonly sent: number; readonly refused?: RunEntry<Req, Cpl>; readonly error?: unknown } {
   try {
-    return driver.submit(handle, batch.map((e) => e.request as Req));
+    return { sent: driver.submit(handle, batch.map((e) => e.request as Req)) };
   } catch {
-    let n = 0;
+    let sent = 0;
     for (const e of batch) {
       try {
         if (driver.submit(handle, [e.request as Req]) !== 1) break;
-        n++;
+        sent++;
       } catch (error) {
-        return { refused: e, error };
+        return { sent, refused: e, error };
       }
     }
-    return n;
+    return { sent };
   }
 }
 

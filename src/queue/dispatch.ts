@@ -233,26 +233,22 @@ export class Dispatcher<Req, Cpl> {
     const backlog = this.#backlog;
     const head = backlog.head;
     if (backlog.waiting === 0) return;
-    let n: number;
-    if (this.#enc !== undefined) {
-      // Checked when each was encoded: the descriptors go as they are, without arrays.
-      n = this.#driver.submitEncoded!(this.#handle, backlog.words as Uint32Array, head, backlog.waiting);
-    } else {
-      const r = submitObjects(this.#driver, this.#handle, backlog.entries.slice(head));
-      if (typeof r !== "number") {
-        backlog.drop(backlog.entries.indexOf(r.refused));
-        unhook(r.refused);
-        r.refused.reject(r.error);
-        return this.#flush();
-      }
-      n = r;
-    }
+    // Encoded path: checked when each was encoded, the descriptors go as they are.
+    const r = this.#enc !== undefined ? undefined : submitObjects(this.#driver, this.#handle, backlog.entries.slice(head));
+    const n = r !== undefined ? r.sent : this.#driver.submitEncoded!(this.#handle, backlog.words as Uint32Array, head, backlog.waiting);
     for (let i = 0; i < n; i++) {
       const e = backlog.entries[head + i]!;
       e.sent = true;
       this.#inflight.add(e);
     }
     backlog.advance(n);
+    if (r?.refused !== undefined) {
+      // Those before it went; the refused one is rejected, and the rest go on.
+      backlog.drop(backlog.entries.indexOf(r.refused, backlog.head));
+      unhook(r.refused);
+      r.refused.reject(r.error);
+      this.#flush();
+    }
     if (this.#inflight.size > 0 || backlog.waiting > 0) this.#startPump();
   }
 
