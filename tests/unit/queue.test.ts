@@ -563,6 +563,21 @@ describe("Queue.run", () => {
 });
 
 describe("Queue's completions as words", () => {
+  test("a run that completes stops its timer and abort listener: nothing of it reaches later runs", async () => {
+    const { q, dev } = runQueue();
+    await using _ = q;
+    const ac = new AbortController();
+    const first = q.run({ op: "nop" }, { timeout: 30, signal: ac.signal });
+    await Promise.resolve();
+    dev.step();
+    expect((await first).id).toBe(RUN_ID_BASE);
+    const later = q.run({ op: "nop" });
+    await new Promise((r) => setTimeout(r, 60)); // past the first run's timeout
+    ac.abort(new Error("late abort"));
+    dev.step();
+    expect((await later).id).toBe(RUN_ID_BASE + 1);
+  });
+
   test("pollEncoded copies completions as the device wrote them into reused words; poll and wait see the same ones as objects", async () => {
     const { q, dev } = runQueue();
     await using _ = q;
