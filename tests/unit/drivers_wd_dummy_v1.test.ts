@@ -284,7 +284,7 @@ describe("wd_dummy_v1 driver against a stand-in device", () => {
       }
       expect([...words.subarray(0, 8)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
       expect(drv.decode(new Uint32Array([9, 77, 5, 1]), 0)).toMatchObject({ id: 9, status: 77, statusName: "status-77", opcode: 0, result: 5 });
-      expect(drv.decode(words, 8).id).toBe(words[8 + drv.completionIdWord]);
+      expect(drv.decode(words, 8).id).toBe(words[8 + drv.completionIdWord]!);
       const d = new Uint32Array(8);
       drv.encode({ op: "nop", id: 0xabcdef }, d, 0);
       expect(d[drv.idWord]).toBe(0xabcdef);
