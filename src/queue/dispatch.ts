@@ -2,7 +2,7 @@
  * The engine behind a queue's `wait`, `run`, `poll` and `completions`: the one reaper
  * (reap, spin a little, arm the interrupt, re-check, sleep in the reactor, or poll with
  * timers that back off when the device has no interrupt), the completions waiting to be
- * taken, and `run`'s backlog, in-flight map and ids. `Queue` owns one per queue and keeps
+ * taken, and `run`'s backlog, in-flight table and ids. `Queue` owns one per queue and keeps
  * the public API, the ring's send paths, DMA and release.
  *
  * @module
