@@ -19,3 +19,4 @@ export * from "./vfio_codec.ts";
 export * from "./vfio_caps.ts";
 export * from "./pci.ts";
 export * from "./ioctl.ts";
+export * from "./uacce.ts";

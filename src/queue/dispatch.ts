@@ -10,9 +10,9 @@
 import { setImmediate as immediate } from "node:timers";
 import type { UserDriver } from "../drivers/driver.ts";
 import { TimeoutError } from "../sys/error.ts";
-import type { EventFd } from "../sys/eventfd.ts";
 import { QueueFullError, type QueueWaitOptions, RUN_ID_BASE, type RunRequest } from "./types.ts";
 import { checkWaitOptions, type Consumer, type RunEntry } from "./_waiters.ts";
+import type { Readiness } from "./port.ts";
 
 /** Why the reaper's sleep ends early: made once, since an abort reason is never shown. */
 const STOP_SLEEP: unique symbol = Symbol("stop sleeping");
@@ -24,8 +24,8 @@ const RUN_ID_LAST = 0xfffffffe;
 export interface DispatchParts<Req, Cpl> {
   readonly driver: UserDriver<unknown, Req, Cpl>;
   readonly handle: unknown;
-  /** The completion interrupt's eventfd, or undefined to poll. */
-  readonly irq: EventFd | undefined;
+  /** What signals completions (the interrupt's eventfd, a device fd's readiness), or undefined to poll. */
+  readonly irq: Readiness | undefined;
   /** How long a wait spins before it sleeps, in milliseconds. */
   readonly spinMs: number;
   /** How many `run` requests may wait for ring room. */
@@ -43,7 +43,7 @@ export interface DispatchParts<Req, Cpl> {
 export class Dispatcher<Req, Cpl> {
   #driver: UserDriver<unknown, Req, Cpl>;
   #handle: unknown;
-  #irq: EventFd | undefined;
+  #irq: Readiness | undefined;
   #spinMs: number;
   #backlogLimit: number;
   #label: string;
@@ -326,7 +326,7 @@ export class Dispatcher<Req, Cpl> {
         this.#sleep = ac;
         try {
           if (this.#irq !== undefined) {
-            this.#driver.arm!(this.#handle);
+            this.#driver.arm?.(this.#handle);
             // Re-check after arming: a completion that came before the arming was seen is
             // reaped here; one after it signals the eventfd.
             if (this.#reap() > 0) continue;
