@@ -13,9 +13,9 @@ GUEST_TOOLS=(insmod rmmod modprobe lsmod dmesg)
 # lacks (install_packages below); the preflight then checks them all before anything is
 # built or booted. Inside the guest, busybox brings the module tools (GUEST_TOOLS).
 HOST_PROGRAMS=(
-	apt-get:apt apt-cache:apt dpkg:dpkg dpkg-query:dpkg
+	apt-get:apt apt-cache:apt dpkg:dpkg dpkg-query:dpkg dpkg-deb:dpkg
 	bash:bash sh:dash env:coreutils timeout:coreutils mktemp:coreutils sha256sum:coreutils
-	stat:coreutils mknod:coreutils tee:coreutils cut:coreutils tr:coreutils paste:coreutils
+	stat:coreutils sort:coreutils mknod:coreutils tee:coreutils cut:coreutils tr:coreutils paste:coreutils
 	head:coreutils tail:coreutils sed:sed grep:grep find:findutils tar:tar
 	flock:util-linux setpriv:util-linux
 	gzip:gzip xz:xz-utils cpio:cpio busybox:busybox-static

@@ -25,10 +25,13 @@ build_initramfs() {
 
 	index_modules
 	todo=("${GUEST_MODULES[@]}")
+	declare -A seen=()
+	# A built module may depend on another of the same build (uacce_dummy on uacce): that
+	# one is present (it goes to extra/ below), so only the kernel's own are looked up.
+	for ko in "${KMOD_NAMES[@]}"; do seen[${ko//-/_}]=1; done
 	for ko in "${KMOD_NAMES[@]}"; do
 		for dep in $(ko_depends "$RUN/kmod/$ko.ko"); do todo+=("$dep"); done
 	done
-	declare -A seen=()
 	while ((${#todo[@]})); do
 		n=${todo[0]//-/_}
 		todo=("${todo[@]:1}")
