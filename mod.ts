@@ -1,8 +1,9 @@
 /**
  * warpdrive: find a WarpDrive hardware accelerator and talk to it from user space.
  *
- * Accelerators register in the sysfs class `warpdrive`; each offers mediated-device
- * types per algorithm. This module is the user's API: the inquiry ({@link enumerate},
+ * Accelerators register in the sysfs class `warpdrive` (each offers mediated-device
+ * types per algorithm) or in mainline Linux's `uacce` (each lists its algorithms and opens
+ * a queue per open of `/dev/<name>-<id>`). This module is the user's API: the inquiry ({@link enumerate},
  * {@link select}), mediated devices and device attributes ({@link createMdev},
  * {@link setPriority}, …), the queue ({@link requestQueue}), user-space drivers
  * ({@link registerDriver}) and the errors they throw. The `wd` command line wraps the same
@@ -25,8 +26,8 @@
  */
 
 // The inquiry: the tree as data, matching and ranking.
-export { classDirOf, DEFAULT_SYSFS_ROOT, enumerate, type EnumerateOptions } from "./src/sysfs/enumerate.ts";
-export type { Accelerator, AcceleratorType, Inventory } from "./src/sysfs/model.ts";
+export { ACCELERATOR_CLASSES, classDirOf, DEFAULT_SYSFS_ROOT, enumerate, type EnumerateOptions } from "./src/sysfs/enumerate.ts";
+export type { Accelerator, AcceleratorClass, AcceleratorType, ClassDir, Inventory, UacceAttributes } from "./src/sysfs/model.ts";
 export {
   describeFlags,
   formatFlags,
@@ -39,6 +40,7 @@ export {
   ZONE_MAX,
   ZONE_MIN,
 } from "./src/sysfs/parse.ts";
+export { UACCE_DEV_SVA } from "./src/sysfs/uacce.ts";
 export { type Candidate, type Criteria, NoAcceleratorError, select, type SelectCriteria, type Selection } from "./src/select/select.ts";
 
 // Pre-work, as root: mediated devices and device attributes.

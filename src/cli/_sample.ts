@@ -1,6 +1,8 @@
 /**
- * The tree `wd sample DIR` writes: three accelerators, two algorithms, one disabled device,
- * one malformed attribute, for trying `wd` without an accelerator.
+ * The tree `wd sample DIR` writes: three WarpDrive accelerators (two algorithms, one
+ * disabled device, one malformed attribute) and two UACCE devices (one offering two
+ * algorithms in the 6.2 layout, one with no free queue in the 6.1 layout), for trying `wd`
+ * without an accelerator.
  *
  * @module
  */
@@ -30,6 +32,10 @@ export function writeSample(dir: string): void {
         ],
       },
       { id: "wd_dummy2", zoneId: 1, priority: 150, types: [{ name: "copy", flags: 0x3, mdevs: ["0f0e0d0c-0b0a-4908-8706-050403020100"] }] },
+    ],
+    uacce: [
+      { id: "uacce_dummy-0", layout: "6.2", algorithms: ["copy", "crc32"], numaNode: 0, availableInstances: 2 },
+      { id: "uacce_dummy-1", layout: "6.1", algorithms: ["crc32"], availableInstances: 0 },
     ],
   });
 }

@@ -164,9 +164,10 @@ eval "$(wd completion zsh)" after compinit. Devices and UUIDs complete from the 
 const sample: Command = {
   name: "sample",
   summary: "write a sample sysfs tree to try wd without an accelerator",
-  details: `Three accelerators (one disabled), two algorithms, one malformed attribute, laid out as
-the kernel lays them out. DIR must be new or empty. Then: wd list --sysfs DIR,
-wd pick --sysfs DIR --alg copy --allow-create --explain.`,
+  details: `Three WarpDrive accelerators (one disabled), two algorithms, one malformed attribute,
+and two UACCE devices (/sys/class/uacce: one offering copy and crc32, one with no free
+queue), laid out as the kernel lays them out. DIR must be new or empty. Then: wd list
+--sysfs DIR, wd pick --sysfs DIR --alg copy --allow-create --explain.`,
   options: {},
   args: [{ name: "DIR", help: "a new or empty directory", complete: "dir" }],
   sysfs: false,

@@ -47,7 +47,7 @@ priorities and zones restored) and the error names the failed step. "-" reads st
     // A document that names what the tree lacks is a failure against the tree (exit 1).
     let plan;
     try {
-      plan = state.planState(doc, enumerate({ root }), { prune: ctx.values["prune"] === true });
+      plan = state.planState(doc, enumerate({ root, classes: ["warpdrive"] }), { prune: ctx.values["prune"] === true });
     } catch (e) {
       if (e instanceof state.StateError) throw new state.StateError(`apply ${file}: ${e.message}`, e.code);
       throw e;
@@ -74,7 +74,7 @@ without --json.`,
   sysfs: true,
   async run(ctx) {
     const [{ enumerate }, { saveState }] = await Promise.all([import("../sysfs/enumerate.ts"), import("../mdev/state.ts")]);
-    const doc = saveState(enumerate({ root: ctx.root() }));
+    const doc = saveState(enumerate({ root: ctx.root(), classes: ["warpdrive"] }));
     return { json: { devices: doc.devices }, text: JSON.stringify(doc, null, 2) };
   },
 };

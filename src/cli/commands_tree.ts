@@ -5,7 +5,7 @@
  * @module
  */
 import type { Criteria, Selection } from "../select/select.ts";
-import type { Accelerator, AcceleratorType, Inventory } from "../sysfs/model.ts";
+import type { Accelerator, AcceleratorClass, AcceleratorType, Inventory } from "../sysfs/model.ts";
 import { type Command, EXIT_FAILED, int, pad, str, UsageError, type Values } from "./command.ts";
 
 const show = (v: number | string | null): string => (v === null ? "?" : String(v));
@@ -27,6 +27,7 @@ function typeJson(t: AcceleratorType): Record<string, unknown> {
 
 function deviceJson(d: Accelerator): Record<string, unknown> {
   return {
+    class: d.class,
     id: d.id,
     zoneId: d.zoneId,
     priority: d.priority,
@@ -34,14 +35,61 @@ function deviceJson(d: Accelerator): Record<string, unknown> {
     enabled: d.enabled,
     problems: d.problems,
     types: d.types.map(typeJson),
+    uacce: d.uacce === null ? null : { ...d.uacce },
   };
 }
 
+const CLASSES: readonly AcceleratorClass[] = ["warpdrive", "uacce"];
+
+/** The `--class` values (repeatable, or a comma list), or undefined for both classes. */
+export function classesOf(v: Values): AcceleratorClass[] | undefined {
+  const given = v["class"];
+  if (!Array.isArray(given)) return undefined;
+  const out: AcceleratorClass[] = [];
+  for (const word of given.flatMap((g) => g.split(","))) {
+    const c = CLASSES.find((k) => k === word.trim());
+    if (c === undefined) throw new UsageError(`--class ${JSON.stringify(word)}: use warpdrive or uacce (repeatable, or a comma list)`);
+    if (!out.includes(c)) out.push(c);
+  }
+  return out;
+}
+
+const classOption = {
+  type: "string",
+  multiple: true,
+  choices: CLASSES,
+  help: "only devices of this class (repeatable, or a comma list; default both)",
+} as const;
+
+function uacceLines(d: Accelerator, out: string[]): void {
+  const u = d.uacce;
+  const state = d.problems.length > 0 ? "unusable" : u?.isolate === 1 ? "isolated" : "enabled";
+  if (u === null) {
+    out.push(`${d.id}  uacce  ${state}`);
+  } else {
+    const flags = u.flags === null ? "?" : `${u.flags}${u.sva ? " (SVA)" : ""}`;
+    const free = u.availableInstances === null && d.problems.length === 0 ? "not reported" : show(u.availableInstances);
+    const isolate = u.isolate === null ? "" : `  isolate ${u.isolate} (strategy ${show(u.isolateStrategy)})`;
+    out.push(
+      `${d.id}  uacce  numa ${u.numaNode === null ? "-" : u.numaNode}  api ${show(u.api)}  flags ${flags}  free ${free}  mmio ${show(u.regionMmioSize)}  dus ${
+        show(u.regionDusSize)
+      }${isolate}  ${state}`,
+    );
+  }
+  for (const p of d.problems) out.push(`  ! ${p}`);
+  if (d.types.length > 0) out.push(`  algorithms: ${d.types.map((t) => t.type).join(", ")}`);
+}
+
 async function listText(inv: Inventory, verbose: boolean): Promise<string> {
-  if (inv.devices.length === 0) return `No accelerators in ${inv.classDir}`;
   const { describeFlags, formatFlags } = await import("../sysfs/parse.ts");
+  const { whereRead } = await import("../select/select.ts");
+  if (inv.devices.length === 0) return `No accelerators in ${whereRead(inv)}`;
   const out: string[] = [];
   for (const d of inv.devices) {
+    if (d.class === "uacce") {
+      uacceLines(d, out);
+      continue;
+    }
     const state = d.problems.length > 0 ? "unusable" : d.enabled ? "enabled" : "disabled";
     out.push(`${d.id}  zone ${show(d.zoneId)}  priority ${show(d.priority)}  iommu ${show(d.iommu)}  ${state}`);
     for (const p of d.problems) out.push(`  ! ${p}`);
@@ -78,18 +126,30 @@ async function barrierJson(): Promise<Record<string, unknown>> {
 const list: Command = {
   name: "list",
   summary: "list the accelerators, their types and mediated devices",
-  details: `CAPS decodes flags: the framework's low 8 bits by name (SHARE_ALL, SGL_MEM), the
-algorithm's bits in hex (alg:0x100). --verbose lists mediated-device UUIDs and says which
-doorbell barrier queues use (js: Atomics.store; c: c/wd_barrier.c) and why.
-An empty class directory prints "No accelerators in DIR" (JSON: "devices": []) and exits 1.`,
-  options: { verbose: { type: "boolean", short: "v", help: "mediated-device UUIDs and the doorbell barrier" } },
+  details: `Both classes are listed: /sys/class/warpdrive, then /sys/class/uacce (a UACCE
+device shows its NUMA node, api, flags, free queues, region sizes, isolation and
+algorithms). CAPS decodes flags: the framework's low 8 bits by name (SHARE_ALL, SGL_MEM),
+the algorithm's bits in hex (alg:0x100). --verbose lists mediated-device UUIDs and says
+which doorbell barrier queues use (js: Atomics.store; c: c/wd_barrier.c) and why.
+No device prints "No accelerators in DIR and DIR (absent)" (JSON: "devices": [],
+"classDirs" with "present") and exits 1; a class directory that does not exist is not an
+error unless none does.`,
+  options: {
+    class: classOption,
+    verbose: { type: "boolean", short: "v", help: "mediated-device UUIDs and the doorbell barrier" },
+  },
   args: [],
   sysfs: true,
   async run(ctx) {
     const { enumerate } = await import("../sysfs/enumerate.ts");
-    const inv = enumerate({ root: ctx.root() });
+    const classes = classesOf(ctx.values);
+    const inv = enumerate(classes === undefined ? { root: ctx.root() } : { root: ctx.root(), classes });
     const verbose = ctx.values["verbose"] === true;
-    const json: Record<string, unknown> = { classDir: inv.classDir, devices: inv.devices.map(deviceJson) };
+    const json: Record<string, unknown> = {
+      classDir: inv.classDir,
+      classDirs: inv.classDirs.map((c) => ({ ...c })),
+      devices: inv.devices.map(deviceJson),
+    };
     if (verbose && ctx.json) json["barrier"] = await barrierJson();
     let text = await listText(inv, verbose);
     if (verbose) {
@@ -105,6 +165,8 @@ async function pickCriteria(v: Values): Promise<Criteria> {
   const alg = str(v, "alg");
   if (alg === undefined || alg.trim() === "") throw new UsageError("pick needs --alg NAME (see wd help pick)");
   const c: { -readonly [K in keyof Criteria]: Criteria[K] } = { alg };
+  const classes = classesOf(v);
+  if (classes !== undefined) c.classes = classes;
   const wdType = str(v, "wd-type");
   if (wdType !== undefined) c.wdType = wdType;
   const flags = str(v, "flags");
@@ -133,13 +195,13 @@ async function pickCriteria(v: Values): Promise<Criteria> {
 
 /** The candidates of a selection (or of a refusal) as JSON. */
 export function candidatesJson(cs: Selection["candidates"]): unknown[] {
-  return cs.map((c) => ({ device: c.device, type: c.type ?? null, accepted: c.accepted, rank: c.accepted ? c.rank : null, reason: c.reason }));
+  return cs.map((c) => ({ class: c.class, device: c.device, type: c.type ?? null, accepted: c.accepted, rank: c.accepted ? c.rank : null, reason: c.reason }));
 }
 
 /** The candidates as the text `--explain` prints. */
 export function candidatesText(cs: Selection["candidates"]): string {
   return cs.map((c) =>
-    `${c.accepted ? String(c.rank).padStart(3) : "  -"} ${c.device}${c.type ? `/${c.type}` : ""}: ${c.accepted ? "" : "rejected: "}${c.reason}`
+    `${c.accepted ? String(c.rank).padStart(3) : "  -"} ${c.device}${c.type ? `/${c.type}` : ""}${c.class === "uacce" ? " [uacce]" : ""}: ${c.accepted ? "" : "rejected: "}${c.reason}`
   ).join("\n");
 }
 
@@ -149,11 +211,14 @@ const pick: Command = {
   details: `Without --api, the accepted device_apis are those with a registered user-space
 driver. --allow-create accepts types with no mediated device but free instances.
 --allow-noiommu accepts devices whose wdev/iommu declares VFIO_NOIOMMU_IOMMU (no DMA
-isolation). pick does not ask the kernel which IOMMU types it offers; a queue request does.
+isolation). UACCE devices (/sys/class/uacce) are candidates too: their api must be
+accepted like a device_api; priority and levels rank neutral (0 and 10), --zone matches
+the NUMA node, available_instances 0 or isolate 1 rejects, --flags 0x2 (SGL_MEM) needs SVA. pick does not ask the kernel which IOMMU types it offers; a queue request does.
 --explain lists every candidate and why it was ranked or rejected (stderr; with --json, in
 "candidates").`,
   options: {
     alg: { type: "string", value: "NAME", required: true, help: "the algorithm (the type's name attribute)" },
+    class: classOption,
     "wd-type": { type: "string", value: "T", help: "only types whose wd_type is T" },
     flags: { type: "string", value: "HEX", help: "every bit of this mask must be set in flags" },
     api: { type: "string", multiple: true, value: "API", help: "accept this device_api (repeatable)" },
@@ -174,9 +239,11 @@ isolation). pick does not ask the kernel which IOMMU types it offers; a queue re
       import("../select/select.ts"),
       import("../drivers/mod.ts"),
     ]);
-    const s = select(enumerate({ root: ctx.root(), alg: criteria.alg }), { ...criteria, apis: criteria.apis ?? registeredDeviceApis() });
+    const read = { root: ctx.root(), alg: criteria.alg, ...(criteria.classes === undefined ? {} : { classes: criteria.classes }) };
+    const s = select(enumerate(read), { ...criteria, apis: criteria.apis ?? registeredDeviceApis() });
     const explain = ctx.values["explain"] === true;
     const json: Record<string, unknown> = {
+      class: s.device.class,
       device: s.device.id,
       type: s.type.type,
       name: s.type.name,
@@ -189,9 +256,15 @@ isolation). pick does not ask the kernel which IOMMU types it offers; a queue re
       priority: s.device.priority,
       zoneId: s.device.zoneId,
       mdev: s.mdev,
+      uacce: s.device.uacce === null ? null : { ...s.device.uacce },
     };
     if (explain) json["candidates"] = candidatesJson(s.candidates);
-    const text = `${s.device.id}/${s.type.type}  ${s.mdev === null ? "(a mediated device must be created)" : `mdev ${s.mdev}`}`;
+    const how = s.device.uacce !== null
+      ? `uacce /dev/${s.device.uacce.devName}`
+      : s.mdev === null
+      ? "(a mediated device must be created)"
+      : `mdev ${s.mdev}`;
+    const text = `${s.device.id}/${s.type.type}  ${how}`;
     return explain ? { json, text, err: candidatesText(s.candidates) } : { json, text };
   },
 };

@@ -192,8 +192,9 @@ export function parseState(text: string, source: string): StateDocument {
 const inRange = (p: number | null): p is number => p !== null && p >= PRIORITY_MIN && p <= PRIORITY_MAX;
 
 /**
- * The tree's current state as a document: every device's priority (or `"disabled"`) and
- * zone, every type's mediated devices by UUID. Values that could not be read are left out.
+ * The tree's current state as a document: every WarpDrive device's priority (or
+ * `"disabled"`) and zone, every type's mediated devices by UUID. Values that could not be
+ * read, and UACCE devices (which have no pre-work), are left out.
  *
  * @example
  * ```ts
@@ -205,6 +206,7 @@ const inRange = (p: number | null): p is number => p !== null && p >= PRIORITY_M
 export function saveState(inventory: Inventory): StateDocument {
   const devices: Record<string, DeviceState> = {};
   for (const d of inventory.devices) {
+    if (d.class !== "warpdrive") continue; // UACCE devices have no pre-work to save
     const types: Record<string, TypeState> = {};
     for (const t of d.types) types[t.type] = { mdevs: [...t.mdevs] };
     devices[d.id] = {
@@ -266,7 +268,7 @@ export function planState(doc: StateDocument, inventory: Inventory, options: { r
   const steps: Step[] = [];
   const notes: string[] = [];
   for (const id of Object.keys(doc.devices).sort(naturalCompare)) {
-    const d = inventory.devices.find((x) => x.id === id);
+    const d = inventory.devices.find((x) => x.id === id && x.class === "warpdrive");
     if (d === undefined) throw new StateError(`devices.${id}: no such accelerator in ${inventory.classDir} (see wd list)`, "ENOENT");
     planDevice(d, doc.devices[id] as DeviceState, owner, options.prune === true, steps, notes);
   }

@@ -1,20 +1,28 @@
 /**
  * Steps 2–5 of the queue inquiry: matching and choosing, as a pure function over the
- * data {@link enumerate} returned. No I/O happens here.
+ * data {@link enumerate} returned. No I/O happens here. WarpDrive and UACCE devices are
+ * candidates of one ranking; the rules for UACCE (neutral priority and levels, the NUMA
+ * node as zone, free queues, isolation, SVA as `WD_CAPA_SGL_MEM`) are in `uacce.ts`.
  *
  * @module
  */
 import { iommuTypeName, VFIO_NOIOMMU_IOMMU } from "../abi/vfio.ts";
-import type { Accelerator, AcceleratorType, Inventory } from "../sysfs/model.ts";
+import type { Accelerator, AcceleratorClass, AcceleratorType, Inventory } from "../sysfs/model.ts";
 import { formatFlags, LEVEL_MAX, naturalCompare, PRIORITY_MAX, PRIORITY_MIN } from "../sysfs/parse.ts";
+import { NEUTRAL_LEVEL, NEUTRAL_PRIORITY, uacceRankReason, uacceRejection } from "./uacce.ts";
 
 /** What the caller asks for. Only `alg` is required. */
 export interface Criteria {
-  /** The algorithm; must equal a type's `name` exactly (step 2). */
+  /** The algorithm; must equal a type's `name` (or a UACCE device's listed algorithm) exactly (step 2). */
   readonly alg: string;
+  /** Only devices of these classes (`"warpdrive"`, `"uacce"`); both when unset. */
+  readonly classes?: readonly AcceleratorClass[];
   /** Only types of this WarpDrive type (`wd_type`), e.g. `"crypto"` (step 3). */
   readonly wdType?: string;
-  /** Flag bits that must all be set in the type's `flags` (step 3). */
+  /**
+   * WarpDrive flag bits that must all be set in the type's `flags` (step 3). A UACCE
+   * device offers `WD_CAPA_SGL_MEM` when it has SVA, and no other bit.
+   */
   readonly flags?: number;
   /**
    * Accepted `device_api` values (step 4): required by {@link select}, which is pure and
@@ -22,7 +30,7 @@ export interface Criteria {
    * user-space driver for. `requestQueue` fills it in so when omitted.
    */
   readonly apis?: readonly string[];
-  /** The caller's zone: devices in it are preferred after priority (step 5). */
+  /** The caller's zone: devices in it (for UACCE, on that NUMA node) are preferred after priority (step 5). */
   readonly zone?: number;
   /** What to favour after priority and zone; `"throughput"` by default. */
   readonly prefer?: "throughput" | "latency";
@@ -52,9 +60,11 @@ export type SelectCriteria = Criteria & { readonly apis: readonly string[] };
 
 /** One device × type pair that was considered, and what became of it. */
 export interface Candidate {
+  /** The device's class. */
+  readonly class: AcceleratorClass;
   /** The device id. */
   readonly device: string;
-  /** The type directory name. */
+  /** The type directory name (for UACCE, the algorithm). */
   readonly type: string;
   /** The type's algorithm, when it could be read. */
   readonly name: string | null;
@@ -73,14 +83,15 @@ export interface Selection {
   /** The chosen type on it. */
   readonly type: AcceleratorType;
   /**
-   * The first existing mediated device of the type, or `null` when one must be created.
+   * The first existing mediated device of the type, or `null` when one must be created
+   * (or for a UACCE device, which has none: a queue opens `/dev/<uacce.devName>`).
    * Whether it is free is known only when its VFIO group is opened (EBUSY means another
    * process holds it), so `mdevs` lists every one to try in order.
    */
   readonly mdev: string | null;
   /** Every existing mediated device of the chosen type, in the order to try them. */
   readonly mdevs: readonly string[];
-  /** True when no mediated device exists and one must be created. */
+  /** True when no mediated device exists and one must be created (never for UACCE). */
   readonly mustCreate: boolean;
   /** Every candidate, accepted (in rank order, first is chosen) then rejected. */
   readonly candidates: readonly Candidate[];
@@ -152,6 +163,9 @@ function checkCriteria(c: Criteria): void {
   if (c.iommuTypes !== undefined && (!Array.isArray(c.iommuTypes) || c.iommuTypes.some((t) => !Number.isInteger(t) || t < 0))) {
     throw new TypeError("Cannot select an accelerator: iommuTypes must be an array of VFIO IOMMU type numbers");
   }
+  if (c.classes !== undefined && (!Array.isArray(c.classes) || c.classes.some((k) => k !== "warpdrive" && k !== "uacce"))) {
+    throw new TypeError(`Cannot select with classes ${JSON.stringify(c.classes)}: give an array of "warpdrive" and "uacce"`);
+  }
   if (!Array.isArray(c.apis) || c.apis.some((a) => typeof a !== "string")) {
     throw new TypeError(
       "Cannot select an accelerator: apis must be an array of the accepted device_api strings (registeredDeviceApis() gives those with a driver)",
@@ -161,9 +175,11 @@ function checkCriteria(c: Criteria): void {
 
 /** Returns why a pair cannot be chosen, or null when it can. Order follows the spec's steps. */
 function rejection(d: Accelerator, t: AcceleratorType, c: Criteria, apis: readonly string[]): string | null {
+  if (c.classes !== undefined && !c.classes.includes(d.class)) return `class ${d.class}, not asked for (classes: ${c.classes.join(", ")})`;
   if (t.name !== c.alg) {
     return t.name === null ? `unusable type: ${t.problems.join("; ")}` : `offers ${JSON.stringify(t.name)}, not ${JSON.stringify(c.alg)}`;
   }
+  if (d.class === "uacce") return uacceRejection(d, t, c, apis);
   if (t.problems.length > 0) return `bad type attributes: ${t.problems.join("; ")}`;
   if (c.wdType !== undefined && t.wdType !== c.wdType) return `wd_type is "${t.wdType}", not "${c.wdType}"`;
   const want = c.flags ?? 0;
@@ -206,29 +222,35 @@ type Pair = { readonly device: Accelerator; readonly type: AcceleratorType };
 /**
  * Orders accepted pairs as step 5 says: priority ascending → the caller's zone first →
  * throughput descending (or latency ascending) → available_instances descending → device
- * id in natural order → type directory in natural order.
+ * id in natural order → type directory in natural order. What a UACCE device lacks ranks
+ * neutral: priority 0, levels 10, unreported free queues 0.
  */
 function compare(c: Criteria): (a: Pair, b: Pair) => number {
   const byLatency = c.prefer === "latency";
   return (a, b) => {
-    const pa = a.device.priority as number;
-    const pb = b.device.priority as number;
+    const pa = a.device.priority ?? NEUTRAL_PRIORITY;
+    const pb = b.device.priority ?? NEUTRAL_PRIORITY;
     if (pa !== pb) return pa - pb;
     if (c.zone !== undefined) {
       const za = a.device.zoneId === c.zone ? 0 : 1;
       const zb = b.device.zoneId === c.zone ? 0 : 1;
       if (za !== zb) return za - zb;
     }
-    const ta = a.type.throughput as number, tb = b.type.throughput as number;
-    const la = a.type.latency as number, lb = b.type.latency as number;
+    const ta = a.type.throughput ?? NEUTRAL_LEVEL, tb = b.type.throughput ?? NEUTRAL_LEVEL;
+    const la = a.type.latency ?? NEUTRAL_LEVEL, lb = b.type.latency ?? NEUTRAL_LEVEL;
     if (byLatency ? la !== lb : ta !== tb) return byLatency ? la - lb : tb - ta;
-    const ia = a.type.availableInstances as number, ib = b.type.availableInstances as number;
+    const ia = a.type.availableInstances ?? 0, ib = b.type.availableInstances ?? 0;
     if (ia !== ib) return ib - ia;
-    return naturalCompare(a.device.id, b.device.id) || naturalCompare(a.type.type, b.type.type);
+    return naturalCompare(a.device.id, b.device.id) || naturalCompare(a.type.type, b.type.type) ||
+      classOrder(a.device) - classOrder(b.device);
   };
 }
 
+/** Ties between same-named devices of both classes: WarpDrive first. */
+const classOrder = (d: Accelerator): number => (d.class === "uacce" ? 1 : 0);
+
 function rankReason(p: Pair, c: Criteria): string {
+  if (p.device.class === "uacce") return uacceRankReason(p.device, p.type, c);
   const parts = [`priority ${p.device.priority}`];
   if (c.zone !== undefined) parts.push(p.device.zoneId === c.zone ? `in zone ${c.zone}` : `zone ${p.device.zoneId}`);
   parts.push(c.prefer === "latency" ? `latency ${p.type.latency}` : `throughput ${p.type.throughput}`);
@@ -261,6 +283,7 @@ export function select(inventory: Inventory, criteria: SelectCriteria): Selectio
   for (const device of inventory.devices) {
     if (device.types.length === 0) {
       rejected.push({
+        class: device.class,
         device: device.id,
         type: "",
         name: null,
@@ -273,12 +296,13 @@ export function select(inventory: Inventory, criteria: SelectCriteria): Selectio
     for (const type of device.types) {
       const why = rejection(device, type, criteria, apis);
       if (why === null) accepted.push({ device, type });
-      else rejected.push({ device: device.id, type: type.type, name: type.name, accepted: false, reason: why, rank: 0 });
+      else rejected.push({ class: device.class, device: device.id, type: type.type, name: type.name, accepted: false, reason: why, rank: 0 });
     }
   }
   accepted.sort(compare(criteria));
   const candidates: Candidate[] = [
     ...accepted.map((p, i) => ({
+      class: p.device.class,
       device: p.device.id,
       type: p.type.type,
       name: p.type.name,
@@ -295,7 +319,7 @@ export function select(inventory: Inventory, criteria: SelectCriteria): Selectio
     type: best.type,
     mdev: best.type.mdevs[0] ?? null,
     mdevs: best.type.mdevs,
-    mustCreate: best.type.mdevs.length === 0,
+    mustCreate: best.device.class === "warpdrive" && best.type.mdevs.length === 0,
     candidates,
     ranked: accepted,
   };
@@ -303,7 +327,7 @@ export function select(inventory: Inventory, criteria: SelectCriteria): Selectio
 
 function noneMessage(inv: Inventory, c: Criteria, rejected: readonly Candidate[]): string {
   const head = `No accelerator offers ${JSON.stringify(c.alg)}`;
-  if (inv.devices.length === 0) return `${head}: ${inv.classDir} lists no devices`;
+  if (inv.devices.length === 0) return `${head}: ${whereRead(inv)} lists no devices`;
   const relevant = rejected.filter((r) => r.name === c.alg || r.name === null);
   const others = new Map<string, number>();
   for (const r of rejected) if (r.name !== null && r.name !== c.alg) others.set(r.name, (others.get(r.name) ?? 0) + 1);
@@ -314,4 +338,10 @@ function noneMessage(inv: Inventory, c: Criteria, rejected: readonly Candidate[]
   }
   const what = relevant.length === 0 ? "no type has that name" : `${relevant.length} candidate(s) rejected`;
   return `${head} that can be used: ${what}\n${lines.join("\n")}`;
+}
+
+/** The class directories read, for messages: `/sys/class/warpdrive and /sys/class/uacce (absent)`. */
+export function whereRead(inv: Inventory): string {
+  const dirs = inv.classDirs ?? [{ path: inv.classDir, present: true }];
+  return dirs.map((d) => `${d.path}${d.present ? "" : " (absent)"}`).join(" and ");
 }

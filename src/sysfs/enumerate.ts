@@ -1,11 +1,12 @@
 /**
- * Step 1 of the queue inquiry: reading `<root>/class/warpdrive` into plain data.
+ * Step 1 of the queue inquiry: reading `<root>/class/warpdrive` and `<root>/class/uacce`
+ * into plain data.
  *
  * @module
  */
 import * as path from "node:path";
 import { describeCode, errnoCode, SysfsError } from "./errors.ts";
-import type { Accelerator, AcceleratorType, Inventory } from "./model.ts";
+import type { Accelerator, AcceleratorClass, AcceleratorType, ClassDir, Inventory } from "./model.ts";
 import {
   isUuid,
   LEVEL_MAX,
@@ -21,26 +22,36 @@ import {
   ZONE_MIN,
 } from "./parse.ts";
 import { type Entry, nodeReader, type SysfsReader } from "./reader.ts";
+import { readUacceDevice } from "./uacce.ts";
 
 /** The sysfs root used when none is given. */
 export const DEFAULT_SYSFS_ROOT = "/sys";
 
+/** The classes {@link enumerate} reads when not told otherwise, in the order it reads them. */
+export const ACCELERATOR_CLASSES: readonly AcceleratorClass[] = ["warpdrive", "uacce"];
+
 /** Options of {@link enumerate}. */
 export interface EnumerateOptions {
-  /** The sysfs root; `/sys` by default. The class directory is `<root>/class/warpdrive`. */
+  /**
+   * The sysfs root; `/sys` by default. The class directories are `<root>/class/warpdrive`
+   * and `<root>/class/uacce`.
+   */
   readonly root?: string;
   /**
    * Narrow the reading to one algorithm: types whose `name` differs are read no further
-   * than their `name`, and devices with no such type keep their `wdev/` unread.
+   * than their `name`, and devices with no such type keep their `wdev/` unread (a UACCE
+   * device that does not list it: only its `algorithms` is read).
    */
   readonly alg?: string;
+  /** The classes to read; both (`["warpdrive", "uacce"]`) by default. */
+  readonly classes?: readonly AcceleratorClass[];
   /** The file access to use; the real file system by default. */
   readonly reader?: SysfsReader;
 }
 
-/** Returns `<root>/class/warpdrive`. */
-export function classDirOf(root: string): string {
-  return path.join(root, "class", "warpdrive");
+/** Returns `<root>/class/warpdrive`, or the directory of another class (`<root>/class/uacce`). */
+export function classDirOf(root: string, cls: AcceleratorClass = "warpdrive"): string {
+  return path.join(root, "class", cls);
 }
 
 interface Ctx {
@@ -211,22 +222,36 @@ function readDevice(reader: SysfsReader, classDir: string, entry: Entry, alg: st
   return { ...empty, zoneId, priority, iommu, enabled, types };
 }
 
+function checkClasses(classes: unknown): readonly AcceleratorClass[] {
+  if (classes === undefined) return ACCELERATOR_CLASSES;
+  if (!Array.isArray(classes) || classes.length === 0 || classes.some((c) => !ACCELERATOR_CLASSES.includes(c))) {
+    throw new TypeError(`Cannot enumerate the classes ${JSON.stringify(classes)}: give a non-empty array of "warpdrive" and "uacce"`);
+  }
+  return ACCELERATOR_CLASSES.filter((c) => classes.includes(c));
+}
+
 /**
- * Reads the WarpDrive class directory into plain data (step 1 of the inquiry).
+ * Reads the accelerator class directories into plain data (step 1 of the inquiry): the
+ * WarpDrive devices of `<root>/class/warpdrive`, then the UACCE devices of
+ * `<root>/class/uacce`, each in natural order of id. A UACCE device becomes an
+ * {@link Accelerator} of class `"uacce"` with one type per algorithm it lists.
  *
  * Bad content never aborts the enumeration: a device or type whose attribute is missing,
  * unreadable or does not parse is kept with a readable reason in `problems`, and is never
- * chosen. Only a missing or unreadable class directory is an error.
+ * chosen. A class directory that does not exist reads as no devices (`classDirs` says
+ * which exist); only when none of the classes asked for has one, or one cannot be listed,
+ * is it an error.
  *
- * @throws {SysfsError} `ENOENT` when `<root>/class/warpdrive` does not exist (no
- *   WarpDrive driver loaded, or a wrong root); `ENOTDIR` or `EACCES` when it cannot be
- *   listed.
+ * @throws {SysfsError} `ENOENT` when no class directory asked for exists (no WarpDrive or
+ *   UACCE driver loaded, or a wrong root; `path` is the first one); `ENOTDIR` or `EACCES`
+ *   when one cannot be listed.
+ * @throws {TypeError} on a malformed `alg` or `classes`.
  * @example
  * ```ts
  * import { enumerate } from "warpdrive";
  *
  * const inv = enumerate({ root: "/sys", alg: "zlib" });
- * for (const d of inv.devices) console.log(d.id, d.priority, d.types.map((t) => t.name));
+ * for (const d of inv.devices) console.log(d.class, d.id, d.types.map((t) => t.name));
  * ```
  */
 export function enumerate(options: EnumerateOptions = {}): Inventory {
@@ -236,20 +261,38 @@ export function enumerate(options: EnumerateOptions = {}): Inventory {
   if (alg !== undefined && (typeof alg !== "string" || alg.trim() === "")) {
     throw new TypeError(`Cannot enumerate for algorithm ${JSON.stringify(alg)}: it must be a non-empty string`);
   }
-  const classDir = classDirOf(root);
-  let entries: Entry[];
-  try {
-    entries = reader.list(classDir);
-  } catch (e) {
-    const code = errnoCode(e);
-    const what = code === "ENOENT"
-      ? `No accelerator class directory at ${classDir}: no WarpDrive driver is loaded, or the sysfs root is wrong (set it with --sysfs or WD_SYSFS_ROOT)`
-      : code === "ENOTDIR"
-      ? `Cannot enumerate accelerators: ${classDir} is not a directory`
-      : `Cannot enumerate accelerators: ${classDir} ${describeCode(code)}`;
-    throw new SysfsError(what, { code, path: classDir, cause: e });
+  const classes = checkClasses(options.classes);
+  const classDirs: ClassDir[] = [];
+  const devices: Accelerator[] = [];
+  let missing: unknown;
+  for (const cls of classes) {
+    const dir = classDirOf(root, cls);
+    let entries: Entry[];
+    try {
+      entries = reader.list(dir);
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === "ENOENT") {
+        missing ??= e;
+        classDirs.push({ class: cls, path: dir, present: false });
+        continue;
+      }
+      const what = code === "ENOTDIR"
+        ? `Cannot enumerate accelerators: ${dir} is not a directory`
+        : `Cannot enumerate accelerators: ${dir} ${describeCode(code)}`;
+      throw new SysfsError(what, { code, path: dir, cause: e });
+    }
+    classDirs.push({ class: cls, path: dir, present: true });
+    entries.sort((a, b) => naturalCompare(a.name, b.name));
+    for (const e of entries) devices.push(cls === "uacce" ? readUacceDevice(reader, dir, e, alg) : readDevice(reader, dir, e, alg));
   }
-  entries.sort((a, b) => naturalCompare(a.name, b.name));
-  const devices = entries.map((e) => readDevice(reader, classDir, e, alg));
-  return { root, classDir, devices, alg: alg ?? null };
+  if (!classDirs.some((c) => c.present)) {
+    const dirs = classDirs.map((c) => c.path);
+    const names = classes.map((c) => (c === "uacce" ? "UACCE" : "WarpDrive")).join(" or ");
+    throw new SysfsError(
+      `No accelerator class directory at ${dirs.join(" or ")}: no ${names} driver is loaded, or the sysfs root is wrong (set it with --sysfs or WD_SYSFS_ROOT)`,
+      { code: "ENOENT", path: dirs[0] as string, cause: missing },
+    );
+  }
+  return { root, classDir: classDirOf(root), classDirs, devices, alg: alg ?? null };
 }

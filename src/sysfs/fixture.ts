@@ -1,7 +1,7 @@
 /**
- * A builder of WarpDrive sysfs trees in a temporary directory, laid out as the kernel
- * lays them out (class entries are links to device directories), so code that reads the
- * tree can be tried without an accelerator or a kernel module.
+ * A builder of WarpDrive and UACCE sysfs trees in a temporary directory, laid out as the
+ * kernel lays them out (class entries are links to device directories), so code that
+ * reads the tree can be tried without an accelerator or a kernel module.
  *
  * @module
  */
@@ -49,10 +49,53 @@ export interface FixtureDevice {
   readonly types?: readonly FixtureType[];
 }
 
+/**
+ * One UACCE device to build: `<root>/class/uacce/<id>` linking to
+ * `<root>/devices/platform/<parent>/uacce/<id>/`, whose `device` links to the parent.
+ * Numbers are written as the kernel prints them (decimal); `null` leaves a file out.
+ */
+export interface FixtureUacceDevice {
+  /** The class entry and `/dev` name, `<name>-<id>` (e.g. `"uacce_dummy-0"`). */
+  readonly id: string;
+  /**
+   * The kernel's layout: `"6.1"` (no isolation attributes, the default) or `"6.2"` (adds
+   * `isolate` and `isolate_strategy`, as a driver with the isolation operations shows).
+   */
+  readonly layout?: "6.1" | "6.2";
+  /** `api`, default `"uacce_dummy_v1"`. */
+  readonly api?: AttrValue;
+  /** `algorithms`: a list is written one per line; raw text as it is; default `["copy"]`. */
+  readonly algorithms?: readonly string[] | string | null;
+  /** `flags`, default 0 (bit 0 is SVA). */
+  readonly flags?: AttrValue;
+  /** `available_instances`, default 2. */
+  readonly availableInstances?: AttrValue;
+  /** `region_mmio_size`, default 4096 (`null`: hidden, as for size 0). */
+  readonly regionMmioSize?: AttrValue;
+  /** `region_dus_size`, default 65536. */
+  readonly regionDusSize?: AttrValue;
+  /** `isolate` (layout 6.2), default 0. */
+  readonly isolate?: AttrValue;
+  /** `isolate_strategy` (layout 6.2), default 0. */
+  readonly isolateStrategy?: AttrValue;
+  /** The parent's `numa_node`, default -1 (none). */
+  readonly numaNode?: AttrValue;
+  /** The parent platform device's name; `uacce_dummy.<n>` by default (n = its place in the list). */
+  readonly parent?: string;
+}
+
 /** What {@link makeSysfs} builds. */
 export interface FixtureSpec {
-  /** The accelerators. */
-  readonly devices: readonly FixtureDevice[];
+  /**
+   * The WarpDrive accelerators. Left out, no `class/warpdrive` directory is made (a
+   * machine without a WarpDrive driver); `[]` makes an empty one.
+   */
+  readonly devices?: readonly FixtureDevice[];
+  /**
+   * The UACCE devices. Left out, no `class/uacce` directory is made (no UACCE driver);
+   * `[]` makes an empty one.
+   */
+  readonly uacce?: readonly FixtureUacceDevice[];
   /** The directory to build in; a new temporary directory by default. */
   readonly dir?: string;
 }
@@ -84,10 +127,10 @@ function write(file: string, value: AttrValue | undefined, fallback: AttrValue, 
 }
 
 /**
- * Builds a WarpDrive sysfs tree:
- * `<root>/devices/warpdrive/<id>/` with `wdev/` and `mdev_supported_types/`,
- * `<root>/class/warpdrive/<id>` linking to it, and for each mediated device
- * `<root>/bus/mdev/devices/<uuid>/remove`.
+ * Builds a sysfs tree: for WarpDrive `<root>/devices/warpdrive/<id>/` with `wdev/` and
+ * `mdev_supported_types/`, `<root>/class/warpdrive/<id>` linking to it, and for each
+ * mediated device `<root>/bus/mdev/devices/<uuid>/remove`; for UACCE (see
+ * {@link FixtureUacceDevice}) `<root>/class/uacce/<id>` and its device directory.
  *
  * @example
  * ```ts
@@ -112,13 +155,15 @@ export function makeSysfs(spec: FixtureSpec): Fixture {
     for (let q = p; q.startsWith(`${root}${path.sep}`) && !exists(q); q = path.dirname(q)) top = q;
     if (top !== undefined && !made.some((m) => top === m || top.startsWith(`${m}${path.sep}`))) made.push(top);
   };
-  track(classDir);
-  track(devicesDir);
-  track(mdevBus);
-  fs.mkdirSync(classDir, { recursive: true });
-  fs.mkdirSync(devicesDir, { recursive: true });
-  fs.mkdirSync(mdevBus, { recursive: true });
-  for (const d of spec.devices) {
+  if (spec.devices !== undefined) {
+    track(classDir);
+    track(devicesDir);
+    track(mdevBus);
+    fs.mkdirSync(classDir, { recursive: true });
+    fs.mkdirSync(devicesDir, { recursive: true });
+    fs.mkdirSync(mdevBus, { recursive: true });
+  }
+  for (const d of spec.devices ?? []) {
     const dev = path.join(devicesDir, d.id);
     track(dev);
     track(path.join(classDir, d.id));
@@ -150,6 +195,7 @@ export function makeSysfs(spec: FixtureSpec): Fixture {
       }
     }
   }
+  if (spec.uacce !== undefined) writeUacce(root, spec.uacce, track);
   let closed = false;
   const close = (): void => {
     if (closed) return;
@@ -158,4 +204,31 @@ export function makeSysfs(spec: FixtureSpec): Fixture {
     else for (const m of made.reverse()) fs.rmSync(m, { recursive: true, force: true });
   };
   return { root, close, [Symbol.dispose]: close };
+}
+
+function writeUacce(root: string, devices: readonly FixtureUacceDevice[], track: (p: string) => void): void {
+  const classDir = path.join(root, "class", "uacce");
+  track(classDir);
+  fs.mkdirSync(classDir, { recursive: true });
+  devices.forEach((d, i) => {
+    const parent = path.join(root, "devices", "platform", d.parent ?? `uacce_dummy.${i}`);
+    const dev = path.join(parent, "uacce", d.id);
+    track(parent);
+    track(path.join(classDir, d.id));
+    fs.mkdirSync(dev, { recursive: true });
+    fs.symlinkSync(path.relative(classDir, dev), path.join(classDir, d.id));
+    fs.symlinkSync(path.join("..", ".."), path.join(dev, "device"));
+    if (!exists(path.join(parent, "numa_node"))) write(path.join(parent, "numa_node"), d.numaNode, -1);
+    const algs = d.algorithms === undefined ? ["copy"] : d.algorithms;
+    write(path.join(dev, "algorithms"), typeof algs === "string" || algs === null ? algs : `${algs.join("\n")}\n`, null);
+    write(path.join(dev, "api"), d.api, "uacce_dummy_v1");
+    write(path.join(dev, "flags"), d.flags, 0);
+    write(path.join(dev, "available_instances"), d.availableInstances, 2);
+    write(path.join(dev, "region_mmio_size"), d.regionMmioSize, 4096);
+    write(path.join(dev, "region_dus_size"), d.regionDusSize, 65536);
+    if (d.layout === "6.2") {
+      write(path.join(dev, "isolate"), d.isolate, 0);
+      write(path.join(dev, "isolate_strategy"), d.isolateStrategy, 0);
+    }
+  });
 }

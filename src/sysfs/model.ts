@@ -1,5 +1,6 @@
 /**
- * The plain, immutable data that {@link enumerate} reads from `/sys/class/warpdrive`.
+ * The plain, immutable data that {@link enumerate} reads from `/sys/class/warpdrive` and
+ * `/sys/class/uacce`.
  *
  * @module
  */
@@ -73,7 +74,7 @@ export interface AcceleratorType {
   readonly partial: boolean;
 }
 
-/** One accelerator: `<root>/class/warpdrive/<dev_id>/`. */
+/** One accelerator: `<root>/class/warpdrive/<dev_id>/` or `<root>/class/uacce/<name>-<id>/`. */
 export interface Accelerator {
   /** The class the device registered in. */
   readonly class: AcceleratorClass;
@@ -99,13 +100,25 @@ export interface Accelerator {
   readonly partial: boolean;
 }
 
+/** Where one class was read from. */
+export interface ClassDir {
+  /** The class. */
+  readonly class: AcceleratorClass;
+  /** Its directory: `<root>/class/warpdrive` or `<root>/class/uacce`. */
+  readonly path: string;
+  /** False when the directory does not exist: no driver of that class is loaded. */
+  readonly present: boolean;
+}
+
 /** Everything one enumeration found. */
 export interface Inventory {
   /** The sysfs root the tree was read from (`/sys` by default). */
   readonly root: string;
-  /** The class directory, `<root>/class/warpdrive`. */
+  /** The WarpDrive class directory, `<root>/class/warpdrive` (whether it was read or not). */
   readonly classDir: string;
-  /** The accelerators, in natural order of device id. */
+  /** Each class read, in the order `warpdrive`, `uacce`: its directory and whether it exists. */
+  readonly classDirs: readonly ClassDir[];
+  /** The accelerators: the WarpDrive ones, then the UACCE ones, each in natural order of id. */
   readonly devices: readonly Accelerator[];
   /** The algorithm the enumeration was narrowed to, if any. */
   readonly alg: string | null;

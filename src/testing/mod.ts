@@ -1,7 +1,8 @@
 /**
  * `warpdrive/testing`: what a program's own tests need to try warpdrive without an
  * accelerator. `makeSysfs` builds a `/sys/class/warpdrive` tree (devices, types, mediated
- * devices, bad values) in a temporary directory; every inquiry function takes its `root`.
+ * devices, bad values) and a `/sys/class/uacce` tree (the 6.1 and 6.2 layouts) in a
+ * temporary directory; every inquiry function takes its `root`.
  * The reader interface lets a test serve attribute values from anywhere.
  *
  * @example
@@ -21,6 +22,7 @@ export {
   type FixtureDevice,
   type FixtureSpec,
   type FixtureType,
+  type FixtureUacceDevice,
   makeSysfs,
 } from "../sysfs/fixture.ts";
 export { ATTRIBUTE_MAX_BYTES, type Entry, type EntryKind, nodeReader, type SysfsReader } from "../sysfs/reader.ts";

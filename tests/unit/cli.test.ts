@@ -37,11 +37,16 @@ describe("wd list", () => {
     const r = wd(["list", "--json", "--sysfs", tree.root]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
-    expect(Object.keys(j)).toEqual(["schema", "classDir", "devices"]);
+    expect(Object.keys(j)).toEqual(["schema", "classDir", "classDirs", "devices"]);
     expect(j.schema).toBe(1);
     expect(j.classDir).toBe(path.join(tree.root, "class", "warpdrive"));
+    expect(j.classDirs).toEqual([
+      { class: "warpdrive", path: path.join(tree.root, "class", "warpdrive"), present: true },
+      { class: "uacce", path: path.join(tree.root, "class", "uacce"), present: false },
+    ]);
     expect(j.devices.length).toBe(3);
-    expect(Object.keys(j.devices[0]).sort()).toEqual(["enabled", "id", "iommu", "priority", "problems", "types", "zoneId"]);
+    expect(Object.keys(j.devices[0]).sort()).toEqual(["class", "enabled", "id", "iommu", "priority", "problems", "types", "uacce", "zoneId"]);
+    expect([j.devices[0].class, j.devices[0].uacce]).toEqual(["warpdrive", null]);
     expect(Object.keys(j.devices[0].types[0]).sort()).toEqual(
       ["availableInstances", "deviceApi", "flags", "latency", "mdevs", "name", "problems", "throughput", "type", "wdType"],
     );
@@ -79,11 +84,12 @@ describe("wd pick", () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     expect(Object.keys(j)).toEqual([
-      "schema", "device", "type", "name", "wdType", "flags", "latency", "throughput", "availableInstances", "deviceApi", "priority", "zoneId", "mdev",
+      "schema", "class", "device", "type", "name", "wdType", "flags", "latency", "throughput", "availableInstances", "deviceApi", "priority", "zoneId",
+      "mdev", "uacce",
     ]);
     expect(j).toEqual({
-      schema: 1, device: "acc0", type: "wd_dummy-copy", name: "copy", wdType: "dummy", flags: 3, latency: 10, throughput: 20,
-      availableInstances: 4, deviceApi: "wd_dummy_v1", priority: 0, zoneId: 0, mdev: M1,
+      schema: 1, class: "warpdrive", device: "acc0", type: "wd_dummy-copy", name: "copy", wdType: "dummy", flags: 3, latency: 10, throughput: 20,
+      availableInstances: 4, deviceApi: "wd_dummy_v1", priority: 0, zoneId: 0, mdev: M1, uacce: null,
     });
   });
   test("--allow-create can choose a type without mdevs; mdev is null then", () => {

@@ -100,9 +100,9 @@ describe("--json everywhere", () => {
     const ok = JSON.parse((await wd(["pick", "--alg", "copy", "--explain", "--json", "--sysfs", t.root])).out);
     expect(ok.device).toBe("acc0");
     expect(ok.candidates).toEqual([
-      { device: "acc0", type: "wd_dummy-copy", accepted: true, rank: 1, reason: "priority 0, throughput 10, 4 available, 1 mediated device(s)" },
-      { device: "acc0", type: "wd_dummy-csum", accepted: false, rank: null, reason: 'offers "csum", not "copy"' },
-      { device: "acc1", type: "wd_dummy-copy", accepted: false, rank: null, reason: expect.stringContaining("disabled") },
+      { class: "warpdrive", device: "acc0", type: "wd_dummy-copy", accepted: true, rank: 1, reason: "priority 0, throughput 10, 4 available, 1 mediated device(s)" },
+      { class: "warpdrive", device: "acc0", type: "wd_dummy-csum", accepted: false, rank: null, reason: 'offers "csum", not "copy"' },
+      { class: "warpdrive", device: "acc1", type: "wd_dummy-copy", accepted: false, rank: null, reason: expect.stringContaining("disabled") },
     ]);
     const no = JSON.parse((await wd(["pick", "--alg", "copy", "--api", "acme_v9", "--explain", "--json", "--sysfs", t.root])).out);
     expect(no.error.code).toBe("ENODEV");
@@ -112,7 +112,16 @@ describe("--json everywhere", () => {
     using t = makeSysfs({ devices: [] });
     const r = await wd(["list", "--json", "--sysfs", t.root]);
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.out)).toEqual({ schema: 1, classDir: path.join(t.root, "class", "warpdrive"), devices: [] });
+    const warpdrive = path.join(t.root, "class", "warpdrive");
+    const uacce = path.join(t.root, "class", "uacce");
+    expect(JSON.parse(r.out)).toEqual({
+      schema: 1,
+      classDir: warpdrive,
+      classDirs: [{ class: "warpdrive", path: warpdrive, present: true }, { class: "uacce", path: uacce, present: false }],
+      devices: [],
+    });
+    const text = await wd(["list", "--sysfs", t.root]);
+    expect([text.code, text.out]).toEqual([1, `No accelerators in ${warpdrive} and ${uacce} (absent)\n`]);
   });
   test("the environment is read only when no --sysfs is given", async () => {
     using t = tree();
@@ -274,7 +283,15 @@ describe("wd completion and wd sample", () => {
       expect(r.code).toBe(0);
       expect(r.out.split("\n")[0]).toBe(dir);
       const inv = enumerate({ root: dir });
-      expect(inv.devices.map((d) => [d.id, d.enabled])).toEqual([["wd_dummy0", true], ["wd_dummy1", true], ["wd_dummy2", false]]);
+      expect(inv.devices.map((d) => [d.class, d.id, d.enabled])).toEqual([
+        ["warpdrive", "wd_dummy0", true],
+        ["warpdrive", "wd_dummy1", true],
+        ["warpdrive", "wd_dummy2", false],
+        ["uacce", "uacce_dummy-0", true],
+        ["uacce", "uacce_dummy-1", true],
+      ]);
+      expect(inv.devices[3]?.uacce).toMatchObject({ algorithms: ["copy", "crc32"], isolate: 0, numaNode: 0, availableInstances: 2 });
+      expect(inv.devices[4]?.uacce).toMatchObject({ algorithms: ["crc32"], isolate: null, numaNode: null, availableInstances: 0 });
       expect(inv.devices[1]?.types[1]?.problems).toEqual(['flags: not a hex number: "0xzz"']);
       const again = await wd(["sample", dir]);
       expect([again.code, again.err.includes("not empty")]).toEqual([2, true]);
