@@ -93,7 +93,8 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
 
   const inventory = enumerate({ root, alg: options.alg });
   step({ step: "enumerated", devices: inventory.devices.length, types: inventory.devices.reduce((n, d) => n + d.types.length, 0) });
-  const iommuTypes = options.iommuTypes ?? (options.opener === undefined ? probeIommuTypes(devRoot) : undefined);
+  const vfio = options.opener === undefined && inventory.devices.some((d) => d.class === "warpdrive");
+  const iommuTypes = options.iommuTypes ?? (vfio ? probeIommuTypes(devRoot) : undefined);
   const apis = options.apis ?? registeredDeviceApis();
   const selection = select(inventory, { ...options, apis, ...(iommuTypes === undefined ? {} : { iommuTypes }) });
   step({ step: "selected", selection });
