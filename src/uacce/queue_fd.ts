@@ -260,23 +260,21 @@ export class UacceQueueFd {
   release(): void {
     if (this.#closed) return;
     this.#closed = true;
-    const gone = this.#removed !== undefined;
-    const steps: (() => void)[] = [];
-    if (!gone) {
-      steps.push(() => {
-        try {
-          this.#sys.ioctl(this.#fd, UACCE_CMD_PUT_Q, "UACCE_CMD_PUT_Q", this.path);
-        } catch (e) {
-          // ENXIO: the driver went away before the release; the queue is gone with it.
-          if (errorCode(e) !== "ENXIO") throw e;
-        }
-      });
-    }
-    for (const m of this.#maps) if (m !== undefined) steps.push(() => m.close());
-    steps.push(() => {
+    const put = (): void => {
+      try {
+        this.#sys.ioctl(this.#fd, UACCE_CMD_PUT_Q, "UACCE_CMD_PUT_Q", this.path);
+      } catch (e) {
+        // ENXIO: the driver went away before the release; the queue is gone with it.
+        if (errorCode(e) !== "ENXIO") throw e;
+      }
+    };
+    const unmaps = this.#maps.filter((m) => m !== undefined).map((m) => () => m.close());
+    const close = (): void => {
       reactor().cancel(this.#fd, new ClosedError("wait for completions", `UACCE queue "${this.path}"`));
       this.#sys.close(this.#fd, this.path);
-    });
+    };
+    // No PUT_Q once the driver is known gone: it would only answer ENXIO.
+    const steps = [...(this.#removed === undefined ? [put] : []), ...unmaps, close];
     this.#maps = [];
     closeAll(`UACCE queue "${this.path}"`, steps);
   }
