@@ -42,6 +42,7 @@ function checkSize(size: number, what: string): void {
  */
 export class HostBuffer implements DeviceMemory {
   #memory: MappedMemory;
+  /** The memory's address in this process, which an SVA device uses as it is. */
   readonly iova: bigint;
 
   /**
@@ -54,18 +55,26 @@ export class HostBuffer implements DeviceMemory {
     this.iova = this.#memory.address;
   }
 
+  /** Size in bytes (whole pages). */
   get size(): number {
     return this.#memory.size;
   }
 
+  /** Whether `close()` was called. */
   get closed(): boolean {
     return this.#memory.closed;
   }
 
+  /**
+   * A `Uint8Array` view (detached when the buffer is freed).
+   *
+   * @throws {ClosedError} After close.
+   */
   bytes(byteOffset = 0, length?: number): Uint8Array {
     return this.#memory.bytes(byteOffset, length);
   }
 
+  /** Frees the memory (idempotent); the queue stops the device before it frees what is left. */
   close(): void {
     this.#memory.close();
   }

@@ -67,7 +67,8 @@ function reasonOf(e: unknown): string {
  *
  * Candidates are tried in the order `select` ranks them. For each, every existing
  * mediated device is tried; one whose VFIO group is busy (EBUSY: another process holds
- * it) is skipped. When none is free and `allowCreate` is set, one is created (root only)
+ * it) is skipped. A UACCE device is opened through its char device (one open is one
+ * queue); a full one (its open fails, EBUSY for the dummy driver) is skipped the same way. When none is free and `allowCreate` is set, one is created (root only)
  * where `available_instances` allows. The queue is handed to the driver registered for
  * the type's `device_api`.
  *
