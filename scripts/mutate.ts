@@ -38,6 +38,8 @@ const SELECT = "src/select/select.ts";
 const PARSE = "src/sysfs/parse.ts";
 const DRIVER = "src/drivers/wd_dummy_v1.ts";
 const UACCE = "src/uacce/queue_fd.ts";
+const SELECT_UACCE = "src/select/uacce.ts";
+const SYSFS_UACCE = "src/sysfs/uacce.ts";
 
 const PRIORITY_STEP = "    if (pa !== pb) return pa - pb;\n";
 const ZONE_STEP = `    if (c.zone !== undefined) {
@@ -47,7 +49,7 @@ const ZONE_STEP = `    if (c.zone !== undefined) {
     }
 `;
 const LEVEL_STEP = "    if (byLatency ? la !== lb : ta !== tb) return byLatency ? la - lb : tb - ta;\n";
-const INSTANCES_STEP = `    const ia = a.type.availableInstances as number, ib = b.type.availableInstances as number;
+const INSTANCES_STEP = `    const ia = a.type.availableInstances ?? 0, ib = b.type.availableInstances ?? 0;
     if (ia !== ib) return ib - ia;
 `;
 
@@ -74,6 +76,17 @@ export const MUTATIONS: readonly Mutation[] = [
   { id: "match-min-throughput-edge", rule: "minThroughput is inclusive", file: SELECT, find: "(t.throughput ?? 0) < c.minThroughput", replace: "(t.throughput ?? 0) <= c.minThroughput" },
   { id: "match-max-latency-edge", rule: "maxLatency is inclusive", file: SELECT, find: "(t.latency ?? 0) > c.maxLatency", replace: "(t.latency ?? 0) >= c.maxLatency" },
   { id: "match-bad-type-accepted", rule: "a type with bad attributes is rejected", file: SELECT, find: "if (t.problems.length > 0) return", replace: "if (t.problems.length > 99) return" },
+  // UACCE devices in the inquiry (src/select/uacce.ts, src/sysfs/uacce.ts).
+  { id: "uacce-isolated-accepted", rule: "an isolated UACCE device is never chosen", file: SELECT_UACCE, find: "if (d.uacce?.isolate === 1) return", replace: "if (d.uacce?.isolate === 7) return" },
+  { id: "uacce-no-free-queue-accepted", rule: "a UACCE device with no free queue is rejected", file: SELECT_UACCE, find: "if (t.availableInstances === 0) return", replace: "if (t.availableInstances === -1) return" },
+  { id: "uacce-api-unchecked", rule: "a UACCE device's api needs a registered driver or the caller's consent", file: SELECT_UACCE, find: 'if (!apis.includes(t.deviceApi ?? "")) {', replace: "if (apis.length < 0) {" },
+  { id: "uacce-sgl-without-sva", rule: "a UACCE device offers SGL_MEM only with SVA", file: SELECT_UACCE, find: "return d.uacce?.sva === true ? WD_CAPA_SGL_MEM : 0;", replace: "return WD_CAPA_SGL_MEM;" },
+  { id: "uacce-priority-not-neutral", rule: "a UACCE device ranks at priority 0", file: SELECT, find: "const pa = a.device.priority ?? NEUTRAL_PRIORITY;", replace: "const pa = a.device.priority ?? -1;" },
+  { id: "uacce-level-not-neutral", rule: "a UACCE device ranks at the average level 10", file: SELECT_UACCE, find: "export const NEUTRAL_LEVEL = 10;", replace: "export const NEUTRAL_LEVEL = 11;" },
+  { id: "uacce-class-unfiltered", rule: "the classes criterion narrows the candidates", file: SELECT, find: "if (c.classes !== undefined && !c.classes.includes(d.class)) return", replace: "if (c.classes === null) return" },
+  { id: "uacce-numa-minus-one-kept", rule: "a NUMA node of -1 is none", file: SYSFS_UACCE, find: "value: p.value === -1 ? null : p.value", replace: "value: p.value" },
+  { id: "uacce-negative-instances-kept", rule: "a negative available_instances is the driver's error, not a count", file: SYSFS_UACCE, find: "value: p.value < 0 ? null : p.value", replace: "value: p.value" },
+  { id: "uacce-enodev-is-problem", rule: "available_instances refused with ENODEV (no driver operation) is not a problem", file: SYSFS_UACCE, find: 'if (code === "ENODEV" && absent === "driver-op") return null;', replace: "" },
   // Parsing ranges and formats.
   { id: "parse-priority-min", rule: "priority's range starts at -100", file: PARSE, find: "export const PRIORITY_MIN = -100;", replace: "export const PRIORITY_MIN = -101;" },
   { id: "parse-priority-max", rule: "priority's range ends at 99", file: PARSE, find: "export const PRIORITY_MAX = 99;", replace: "export const PRIORITY_MAX = 100;" },
@@ -181,7 +194,7 @@ export const MUTATIONS: readonly Mutation[] = [
     file: DRIVER,
     find: "    if (!stored) putChecked(sq, w, r);\n    tail = (tail + 1) >>> 0;\n",
     replace: "    tail = (tail + 1) >>> 0;\n    if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);\n    else h.ring(tail);\n    if (!stored) putChecked(sq, w, r);\n",
-  },
+  },  { id: "poll-ignores-events", rule: "pollNow asks poll(2) for the caller's events", file: "src/sys/poll.ts", find: "shorts[0] = events;", replace: "shorts[0] = 0;" },
 ];
 
 /** Applies a mutation to a file's text; throws when its text is not there exactly once. */

@@ -327,7 +327,7 @@ export function select(inventory: Inventory, criteria: SelectCriteria): Selectio
 
 function noneMessage(inv: Inventory, c: Criteria, rejected: readonly Candidate[]): string {
   const head = `No accelerator offers ${JSON.stringify(c.alg)}`;
-  if (inv.devices.length === 0) return `${head}: ${whereRead(inv)} lists no devices`;
+  if (inv.devices.length === 0) return `${head}: no device in ${whereRead(inv)}`;
   const relevant = rejected.filter((r) => r.name === c.alg || r.name === null);
   const others = new Map<string, number>();
   for (const r of rejected) if (r.name !== null && r.name !== c.alg) others.set(r.name, (others.get(r.name) ?? 0) + 1);

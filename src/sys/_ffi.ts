@@ -95,6 +95,8 @@ export interface Libc {
   getrlimit(resource: number, rlim: BigUint64Array): number;
   /** `long sysconf(int name)` */
   sysconf(name: number): number;
+  /** `int poll(struct pollfd *fds, nfds_t nfds, int timeout)` (pollfd laid out by hand) */
+  poll(fds: Uint8Array, nfds: number, timeout: number): number;
   /** `char *strerror(int errnum)` */
   strerror(errnum: number): string;
 }
@@ -126,13 +128,14 @@ function bindLibc(): Libc {
     ftruncate: lib.func(`int ftruncate${LFS}(int fd, int64_t length)`),
     getrlimit: lib.func("int getrlimit(int resource, void *rlim)"),
     sysconf: lib.func("long sysconf(int name)"),
+    poll: lib.func("int poll(void *fds, unsigned long nfds, int timeout)"),
     strerror: lib.func("const char *strerror(int errnum)"),
   };
 }
 
 const LIBC_NAMES = [
   "open", "close", "read", "write", "pread", "pwrite", "ioctlPtr", "ioctlInt", "ioctlStr", "mmap", "munmap",
-  "eventfd", "epoll_create1", "epoll_ctl", "epoll_waitAsync", "memfd_create", "ftruncate", "getrlimit", "sysconf", "strerror",
+  "eventfd", "epoll_create1", "epoll_ctl", "epoll_waitAsync", "memfd_create", "ftruncate", "getrlimit", "sysconf", "poll", "strerror",
 ] as const;
 // Every symbol of Libc is named above (a compile error otherwise).
 const _allNamed: Exclude<keyof Libc, typeof LIBC_NAMES[number]> extends never ? true : never = true;

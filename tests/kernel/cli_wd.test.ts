@@ -20,7 +20,7 @@ beforeAll(() => {
 afterAll(() => reload());
 
 test("wd list --json reads the module's devices, types and mdevs", () => {
-  const r = wd("list", "--json");
+  const r = wd("list", "--json", "--class", "warpdrive");
   expect(r.code).toBe(0);
   const j = JSON.parse(r.out);
   expect(j.devices.map((d: { id: string; priority: number; zoneId: number }) => [d.id, d.priority, d.zoneId])).toEqual([

@@ -24,12 +24,12 @@ describe("wdev/iommu", () => {
     const offered = probeIommuTypes("/dev");
     expect(offered).toContain(VFIO_TYPE1v2_IOMMU);
     expect(offered).toContain(VFIO_TYPE1_IOMMU);
-    for (const d of enumerate().devices) expect([d.id, d.iommu]).toEqual([d.id, VFIO_TYPE1v2_IOMMU]);
+    for (const d of enumerate({ classes: ["warpdrive"] }).devices) expect([d.id, d.iommu]).toEqual([d.id, VFIO_TYPE1v2_IOMMU]);
   });
 
   test("a declared type the kernel does not offer is rejected with that reason", async () => {
     requireRig();
-    const inv = enumerate({ alg: "copy" });
+    const inv = enumerate({ alg: "copy", classes: ["warpdrive"] });
     let err: unknown;
     try {
       select(inv, { alg: "copy", iommuTypes: [VFIO_TYPE1_IOMMU], apis: ["wd_dummy_v1"] });
@@ -38,7 +38,7 @@ describe("wdev/iommu", () => {
     }
     expect(err).toBeInstanceOf(NoAcceleratorError);
     expect((err as NoAcceleratorError).candidates.every((c) => c.accepted || c.name !== "copy" || c.reason.includes("does not offer"))).toBe(true);
-    await expect(requestQueue({ alg: "copy", iommuTypes: [VFIO_TYPE1_IOMMU] })).rejects.toThrow(/does not offer/);
+    await expect(requestQueue({ alg: "copy", classes: ["warpdrive"], iommuTypes: [VFIO_TYPE1_IOMMU] })).rejects.toThrow(/does not offer/);
   });
 
   test("the queue opens with the declared type when the kernel offers it", async () => {

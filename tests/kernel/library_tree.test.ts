@@ -20,9 +20,11 @@ import {
 import { attr, CLASS_DIR, deviceNames, kernelProblems, MDEV_DIR, reload, requireRig, typeDir, freshModuleAround } from "./kmod_harness.ts";
 
 const APIS = ["wd_dummy_v1"];
+// The rig loads the dummy UACCE driver too: these tests are about the WarpDrive class.
+const WD = { classes: ["warpdrive"] } as const;
 
 function device(id: string): Accelerator {
-  const d = enumerate().devices.find((x) => x.id === id);
+  const d = enumerate(WD).devices.find((x) => x.id === id);
   if (d === undefined) throw new Error(`enumerate() did not list ${id}`);
   return d;
 }
@@ -36,7 +38,7 @@ describe("the library on the module's real tree", () => {
 
   test("enumerate() lists exactly the kernel's devices and types, every attribute as the files say", () => {
     requireRig();
-    const inv = enumerate();
+    const inv = enumerate(WD);
     expect(inv.devices.map((d) => d.id)).toEqual(deviceNames());
     for (const d of inv.devices) {
       expect(d.problems).toEqual([]);
@@ -62,7 +64,7 @@ describe("the library on the module's real tree", () => {
 
   test("enumerate({ alg }) reads the other algorithm's types no further than their name", () => {
     requireRig();
-    for (const d of enumerate({ alg: "csum" }).devices) {
+    for (const d of enumerate({ ...WD, alg: "csum" }).devices) {
       const copy = d.types.find((t) => t.name === "copy");
       const csum = d.types.find((t) => t.name === "csum");
       expect(copy?.partial).toBe(true);
@@ -83,7 +85,7 @@ describe("the library on the module's real tree", () => {
       expect(t?.mdevs).toEqual([uuid]);
       expect(t?.availableInstances).toBe(before - 1);
       // select() offers the existing mdev first, with no creation needed.
-      const s = select(enumerate(), { alg: "copy", apis: APIS });
+      const s = select(enumerate(WD), { alg: "copy", apis: APIS });
       expect(s.device.id).toBe("wd_dummy0");
       expect(s.mdev).toBe(uuid);
       expect(s.mustCreate).toBe(false);
@@ -144,12 +146,12 @@ describe("the library on the module's real tree", () => {
       expect(device("wd_dummy2").priority).toBe(-7);
       expect(device("wd_dummy1").zoneId).toBe(4);
       // Priority comes first: wd_dummy2 wins even against the caller's zone.
-      expect(select(enumerate(), { alg: "copy", apis: APIS, allowCreate: true, zone: 4 }).device.id).toBe("wd_dummy2");
+      expect(select(enumerate(WD), { alg: "copy", apis: APIS, allowCreate: true, zone: 4 }).device.id).toBe("wd_dummy2");
       disableDevice("wd_dummy2");
       expect(Number(attr(`${CLASS_DIR}/wd_dummy2/wdev/priority`))).toBeGreaterThan(99);
       expect(device("wd_dummy2").enabled).toBe(false);
       // With wd_dummy2 out, the zone decides between equal priorities.
-      const s = select(enumerate(), { alg: "copy", apis: APIS, allowCreate: true, zone: 4 });
+      const s = select(enumerate(WD), { alg: "copy", apis: APIS, allowCreate: true, zone: 4 });
       expect(s.device.id).toBe("wd_dummy1");
       const rejected = s.candidates.find((c) => c.device === "wd_dummy2" && c.name === "copy");
       expect(rejected?.accepted).toBe(false);
@@ -165,7 +167,7 @@ describe("the library on the module's real tree", () => {
     requireRig();
     reload({ devices: 5, instances: 2, priority: "-5,0,200", zone: "1,1,2,2,3" });
     try {
-      const inv = enumerate();
+      const inv = enumerate(WD);
       expect(inv.devices.map((d) => [d.id, d.priority, d.zoneId, d.enabled])).toEqual([
         ["wd_dummy0", -5, 1, true],
         ["wd_dummy1", 0, 1, true],
@@ -185,8 +187,8 @@ describe("the library on the module's real tree", () => {
     requireRig();
     reload({ devices: 0 });
     try {
-      expect(enumerate().devices).toEqual([]);
-      expect(() => select(enumerate(), { alg: "copy", apis: APIS })).toThrow(NoAcceleratorError);
+      expect(enumerate(WD).devices).toEqual([]);
+      expect(() => select(enumerate(WD), { alg: "copy", apis: APIS })).toThrow(NoAcceleratorError);
     } finally {
       reload();
     }

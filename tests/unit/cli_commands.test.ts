@@ -233,6 +233,71 @@ describe("wd save and wd apply", () => {
   });
 });
 
+describe("both classes in wd list and wd pick", () => {
+  const both = () =>
+    makeSysfs({
+      devices: [{ id: "acc0", priority: 1, types: [{ name: "copy", mdevs: [M1] }] }],
+      uacce: [{ id: "u-0", layout: "6.2", algorithms: ["copy", "crc32"], numaNode: 1, flags: 1 }, { id: "u-1", availableInstances: 0 }],
+    });
+  const apis = ["--api", "wd_dummy_v1", "--api", "uacce_dummy_v1"];
+  test("list shows both, with the UACCE attributes in text and JSON", async () => {
+    using t = both();
+    const text = await wd(["list", "--sysfs", t.root]);
+    expect(text.code).toBe(0);
+    expect(text.out).toContain("acc0  zone 0  priority 1  iommu 3  enabled\n");
+    expect(text.out).toContain(
+      "u-0  uacce  numa 1  api uacce_dummy_v1  flags 1 (SVA)  free 2  mmio 4096  dus 65536  isolate 0 (strategy 0)  enabled\n  algorithms: copy, crc32\n",
+    );
+    expect(text.out).toContain("u-1  uacce  numa -  api uacce_dummy_v1  flags 0  free 0  mmio 4096  dus 65536  enabled\n");
+    const j = JSON.parse((await wd(["list", "--json", "--sysfs", t.root])).out);
+    expect(j.devices.map((d: { class: string; id: string }) => [d.class, d.id])).toEqual([["warpdrive", "acc0"], ["uacce", "u-0"], ["uacce", "u-1"]]);
+    expect(j.devices[1].uacce).toEqual({
+      api: "uacce_dummy_v1", algorithms: ["copy", "crc32"], flags: 1, sva: true, availableInstances: 2, regionMmioSize: 4096,
+      regionDusSize: 65536, isolate: 0, isolateStrategy: 0, numaNode: 1, devName: "u-0",
+    });
+    expect(j.devices[1].types.map((x: { type: string; deviceApi: string }) => [x.type, x.deviceApi])).toEqual([["copy", "uacce_dummy_v1"], ["crc32", "uacce_dummy_v1"]]);
+  });
+  test("--class narrows list and pick, repeated or as a comma list; a bad class is bad usage", async () => {
+    using t = both();
+    const ids = async (argv: string[]): Promise<string[]> =>
+      JSON.parse((await wd([...argv, "--json", "--sysfs", t.root])).out).devices.map((d: { id: string }) => d.id);
+    expect(await ids(["list", "--class", "uacce"])).toEqual(["u-0", "u-1"]);
+    expect(await ids(["list", "--class", "warpdrive"])).toEqual(["acc0"]);
+    expect(await ids(["list", "--class", "uacce,warpdrive"])).toEqual(["acc0", "u-0", "u-1"]);
+    expect(await ids(["list", "--class", "uacce", "--class", "warpdrive"])).toEqual(["acc0", "u-0", "u-1"]);
+    const bad = await wd(["list", "--class", "pci", "--sysfs", t.root]);
+    expect([bad.code, bad.err]).toEqual([2, 'wd: --class "pci": use warpdrive or uacce (repeatable, or a comma list)\n']);
+    const uacce = JSON.parse((await wd(["pick", "--alg", "copy", ...apis, "--class", "uacce", "--json", "--sysfs", t.root])).out);
+    expect([uacce.class, uacce.device, uacce.type, uacce.mdev, uacce.uacce.devName]).toEqual(["uacce", "u-0", "copy", null, "u-0"]);
+    const wdOnly = JSON.parse((await wd(["pick", "--alg", "copy", ...apis, "--class", "warpdrive", "--json", "--sysfs", t.root])).out);
+    expect([wdOnly.class, wdOnly.device, wdOnly.uacce]).toEqual(["warpdrive", "acc0", null]);
+  });
+  test("pick ranks both classes in one list and --explain says each candidate's class", async () => {
+    using t = both();
+    const r = await wd(["pick", "--alg", "copy", ...apis, "--explain", "--sysfs", t.root]);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe("u-0/copy  uacce /dev/u-0\n");
+    expect(r.err.split("\n")).toEqual([
+      "  1 u-0/copy [uacce]: priority neutral (0), throughput neutral (10), 2 free queue(s)",
+      "  2 acc0/wd_dummy-copy: priority 1, throughput 10, 4 available, 1 mediated device(s)",
+      "  - u-0/crc32 [uacce]: rejected: offers \"crc32\", not \"copy\"",
+      "  - u-1/copy [uacce]: rejected: no free queue (available_instances 0)",
+      "",
+    ]);
+    const j = JSON.parse((await wd(["pick", "--alg", "copy", ...apis, "--explain", "--json", "--sysfs", t.root])).out);
+    expect(j.candidates.map((c: { class: string; rank: number | null }) => [c.class, c.rank])).toEqual([["uacce", 1], ["warpdrive", 2], ["uacce", null], ["uacce", null]]);
+  });
+  test("help and completion list --class with its values", async () => {
+    for (const c of ["list", "pick"]) {
+      expect((await wd(["help", c])).out).toContain("--class warpdrive|uacce");
+    }
+    const script = (await wd(["completion", "bash"])).out;
+    const r = spawnSync("bash", ["-c", `${script}\nCOMP_WORDS=(wd list --class ''); COMP_CWORD=3; _wd; echo "\${COMPREPLY[*]}"`], { encoding: "utf8" });
+    expect(r.stdout.trim()).toBe("warpdrive uacce");
+    expect((await wd(["completion", "zsh"])).out).toContain("--class");
+  });
+});
+
 describe("wd completion and wd sample", () => {
   test("the bash script completes commands, options, choices and devices", async () => {
     using t = tree();
