@@ -210,7 +210,7 @@ static void ud_complete(struct ud_queue *q, u32 id, u16 status, u16 opcode, u32 
 	WRITE_ONCE(c->opcode, cpu_to_le16(opcode));
 	WRITE_ONCE(c->result, cpu_to_le32(result));
 	WRITE_ONCE(c->sq_index, cpu_to_le32(sq_index));
-	q->cq_tail++;
+	WRITE_ONCE(q->cq_tail, q->cq_tail + 1); /* is_q_updated() reads it locklessly */
 	/* The completion and any copied bytes before the new tail. */
 	smp_store_release(ud_reg(q, UACCE_DUMMY_V1_REG_CQ_TAIL), cpu_to_le32(q->cq_tail));
 	if (status == UACCE_DUMMY_V1_ST_OK) {
@@ -415,8 +415,8 @@ static int ud_is_q_updated(struct uacce_queue *uq)
 {
 	struct ud_queue *q = uq->priv;
 
-	return le32_to_cpu(READ_ONCE(*ud_reg(q, UACCE_DUMMY_V1_REG_CQ_TAIL))) !=
-	       ud_get(q, UACCE_DUMMY_V1_REG_CQ_HEAD);
+	/* The device's own tail, not the register a user store could have changed. */
+	return READ_ONCE(q->cq_tail) != ud_get(q, UACCE_DUMMY_V1_REG_CQ_HEAD);
 }
 
 /* Shared mappings of exactly the region's size; the core picks the region by offset. */
