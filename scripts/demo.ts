@@ -66,7 +66,11 @@ function onStep(s: InquiryStep): void {
     case "selected":
       say(`2-5. matched name, flags and device_api, then ranked:`);
       for (const c of s.selection.candidates) say(explain(c));
-      say(`   best: ${s.selection.device.id}/${s.selection.type.type} (${s.selection.mdev === null ? "no mediated device yet" : `mdev ${s.selection.mdev}`})`);
+      say(
+        `   best: ${s.selection.device.id}/${s.selection.type.type} (${
+          s.selection.device.class === "uacce" ? "a UACCE char device" : s.selection.mdev === null ? "no mediated device yet" : `mdev ${s.selection.mdev}`
+        })`,
+      );
       break;
     case "busy":
       say(`   skipped ${s.mdev}: ${s.reason}`);
