@@ -152,11 +152,11 @@ export const vfioOpener: DeviceOpener = (uuid, options) => {
 export function guardedDriver<Req, Cpl>(driver: UserDriver<unknown, Req, Cpl>, port: DevicePort): UserDriver<unknown, Req, Cpl> {
   const check = port.check;
   if (check === undefined) return driver;
-  const g: UserDriver<unknown, Req, Cpl> = {
-    ...driver,
-    submit: (h, r) => (check("send requests"), driver.submit(h, r)),
-    poll: (h, max) => (check("poll for completions"), driver.poll(h, max)),
-  };
+  // The driver as prototype: what is not overridden (its own fields, a class's methods,
+  // getters) is the driver's.
+  const g: UserDriver<unknown, Req, Cpl> = Object.create(driver);
+  g.submit = (h, r) => (check("send requests"), driver.submit(h, r));
+  g.poll = (h, max) => (check("poll for completions"), driver.poll(h, max));
   const { submitEncoded, arm, quiesce } = driver;
   if (submitEncoded !== undefined) g.submitEncoded = (h, w, f, n) => (check("send requests"), submitEncoded.call(driver, h, w, f, n));
   if (arm !== undefined) g.arm = (h) => (check("wait for completions"), arm.call(driver, h));

@@ -194,6 +194,43 @@ describe("a queue over UACCE", () => {
     }
   });
 
+  test("a driver written as a class keeps its methods and fields behind the removal check", async () => {
+    class Nop {
+      readonly deviceApi = "class_test_v1";
+      readonly description = "a driver object made by a class";
+      sent = 0;
+      open(): null {
+        return null;
+      }
+      submit(_h: null, reqs: readonly { id: number }[]): number {
+        this.sent += reqs.length;
+        return reqs.length;
+      }
+      poll(): never[] {
+        return [];
+      }
+      bufferArena(): { region: number; offset: number; size: number } {
+        return { region: 1, offset: 4096, size: 8192 };
+      }
+      close(): void {}
+    }
+    const driver = new Nop();
+    registerDriver(driver);
+    try {
+      const { tree, devices: [dev], options } = rig([{ id: "cls-0", api: "class_test_v1" }]);
+      using _ = tree;
+      await using q = await requestQueue<{ id: number }, never>({ alg: "copy", ...options });
+      q.send({ id: 1 });
+      expect(driver.sent).toBe(1);
+      expect(q.alloc(100).iova).toBe(4096n); // the class's bufferArena
+      dev!.removed = true;
+      expect(() => q.send({ id: 2 })).toThrow(DeviceRemovedError);
+      expect(driver.sent).toBe(1);
+    } finally {
+      unregisterDriver("class_test_v1");
+    }
+  });
+
   test("the uacce_dummy_v1 driver refuses an SVA device and a device without the algorithm; the inquiry gives them back and moves on", async () => {
     const { tree, devices, options } = rig([
       { id: "uacce_dummy-0", algorithms: ["crc32"], flags: 1 },
