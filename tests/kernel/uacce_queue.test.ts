@@ -4,7 +4,7 @@
  * PROTOCOL_UACCE.md), through the library's requestQueue. Runs inside the rig:
  * `bash scripts/rig.sh test uacce_queue`.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import {
@@ -17,32 +17,17 @@ import {
   type UacceDummyRequest,
 } from "../../mod.ts";
 import { openSelection } from "../../src/queue/request.ts";
-import { attr, kernelProblems, requireRig, run, start, waitFor } from "./kmod_harness.ts";
+import { attr, kernelProblems, run, start, waitFor } from "./kmod_harness.ts";
+import { freshUacceAround, reloadUacce, requireUacce, UACCE_CLASS as CLASS } from "./uacce_harness.ts";
 import { crc32 } from "../unit/_fake_wd_dummy.ts";
 
 const MOD = path.resolve(import.meta.dir, "..", "..", "mod.ts");
-const CLASS = "/sys/class/uacce";
 const API = { apis: ["uacce_dummy_v1"] };
 type UQ = Queue<UacceDummyRequest, UacceDummyCompletion>;
 
-function uacceKo(): string {
-  requireRig();
-  const ko = path.join(process.env["WD_KMOD_DIR"] ?? "", "uacce_dummy.ko");
-  if (!existsSync(ko)) throw new Error(`${ko} is missing: the rig built no uacce_dummy.ko`);
-  return ko;
-}
-/** Loads uacce_dummy afresh (uacce.ko stays), with `queues` per device. */
-function reloadUacce(queues = 2): void {
-  const ko = uacceKo();
-  if (existsSync("/sys/module/uacce_dummy")) {
-    const r = run("rmmod", ["uacce_dummy"]);
-    if (r.status !== 0) throw new Error(`rmmod uacce_dummy failed: ${r.stderr.trim()}`);
-  }
-  const r = run("insmod", [ko, "devices=3", `queues=${queues}`]);
-  if (r.status !== 0) throw new Error(`insmod ${ko} failed: ${r.stderr.trim()}`);
-}
 /** The devices offering an algorithm, in natural order. */
 function offering(alg: string): string[] {
+  requireUacce();
   return readdirSync(CLASS)
     .filter((d) => attr(`${CLASS}/${d}/algorithms`).split("\n").includes(alg))
     .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
@@ -51,6 +36,7 @@ function free(dev: string): number {
   return Number(attr(`${CLASS}/${dev}/available_instances`));
 }
 function script(name: string, body: string): string {
+  requireUacce();
   const file = `/tmp/${name}.ts`;
   writeFileSync(file, `import * as wd from ${JSON.stringify(MOD)};\n${body}`);
   return file;
@@ -65,13 +51,7 @@ function fill(bytes: Uint8Array, seed: number): void {
   }
 }
 
-beforeAll(() => {
-  reloadUacce();
-  run("dmesg", ["-C"]);
-});
-afterAll(() => {
-  reloadUacce();
-});
+freshUacceAround(() => void run("dmesg", ["-C"]));
 
 describe("requestQueue on the dummy UACCE driver", () => {
   test("a round trip: copy and crc32 with checked results, an error completion, the instance taken and given back", async () => {
@@ -136,7 +116,7 @@ describe("requestQueue on the dummy UACCE driver", () => {
   }, 120_000);
 
   test("two processes contending for the last queues: each gets its own, checked, on different devices", async () => {
-    reloadUacce(1);
+    reloadUacce({ queues: 1 });
     try {
       const file = script("uacce_contend", `
         const q = await wd.requestQueue({ alg: "copy", apis: ["uacce_dummy_v1"] });
@@ -223,6 +203,7 @@ describe("requestQueue on the dummy UACCE driver", () => {
   }, 120_000);
 
   test("10,000 requests with checked payloads", async () => {
+    requireUacce();
     const q: UQ = await requestQueue<UacceDummyRequest, UacceDummyCompletion>({ alg: "copy", ...API });
     const s: UQ = await requestQueue<UacceDummyRequest, UacceDummyCompletion>({ alg: "crc32", ...API });
     try {
