@@ -180,6 +180,28 @@ export const MUTATIONS: readonly Mutation[] = [
     find: "  if (port.readiness !== undefined) return port.readiness();\n",
     replace: "",
   },
+  // run's hot path: ids in the descriptors it encodes, records reused only when nothing can outlive them.
+  {
+    id: "run-id-not-encoded",
+    rule: "run writes the id it assigns into the request's descriptor",
+    file: "src/queue/dispatch.ts",
+    find: "        words[at + enc.idWord] = id;\n",
+    replace: "",
+  },
+  {
+    id: "run-record-reused-with-timer",
+    rule: "a run's record is reused only when it never had a timer or signal",
+    file: "src/queue/_runs.ts",
+    find: "const reusable = untimed && signal === undefined;",
+    replace: "const reusable = true;",
+  },
+  {
+    id: "reap-encoded-skips-routing",
+    rule: "completions reaped as words settle their run by id",
+    file: "src/queue/dispatch.ts",
+    find: "if (!this.#routed(words[at + enc.completionIdWord] as number, words, at, undefined)) pending.pushWords(words, at);",
+    replace: "pending.pushWords(words, at);",
+  },
   // Barrier order: every descriptor is in the ring before the doorbell that publishes it.
   {
     id: "barrier-encoded-doorbell-first",

@@ -95,6 +95,25 @@ export interface UserDriver<H = unknown, Req = unknown, Cpl = unknown> {
    */
   bufferArena?(handle: H): BufferArena;
   /**
+   * Optional, with the encoded path, `completionWords`, `completionIdWord`, `pollEncoded`
+   * and `decode`: the word of a descriptor that holds the request's u32 id. `run` encodes
+   * a request without its id and writes the id there, so nothing is copied per request.
+   */
+  readonly idWord?: number;
+  /** Optional (see `idWord`): the size of one completion as the device writes it, in u32 words. */
+  readonly completionWords?: number;
+  /** Optional (see `idWord`): the word of a completion that holds the request's id. */
+  readonly completionIdWord?: number;
+  /**
+   * Optional (see `idWord`): copies up to `max` ready completions, as the device wrote
+   * them, into `words` from word `at` (completion `i` at `at + i * completionWords`; the
+   * caller made room for `max`), consumes them from the ring, and returns how many: the
+   * zero-allocation counterpart of `poll`.
+   */
+  pollEncoded?(handle: H, words: Uint32Array, at: number, max: number): number;
+  /** Optional (see `idWord`): the completion object of the completion at `words[at]`, as `poll` returns it. */
+  decode?(words: Uint32Array, at: number): Cpl;
+  /**
    * Optional, with `arm`: the VFIO IRQ index whose interrupt signals completions. The
    * queue routes it to an eventfd (VFIO_DEVICE_SET_IRQS) and sleeps on it when the ring is
    * empty. A device that signals completions itself (a UACCE fd's readiness) needs

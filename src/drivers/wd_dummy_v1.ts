@@ -13,6 +13,9 @@ import { type Doorbell32, doorbell32 } from "../sys/barrier.ts";
 import type { MappedMemory } from "../sys/mman.ts";
 import type { DriverContext, UserDriver } from "./driver.ts";
 import * as L from "./wd_dummy_v1_layout.ts";
+import { type CompletionRing, decode, type DummyCompletion, poll, pollEncoded } from "./wd_dummy_v1_cq.ts";
+
+export type { DummyCompletion };
 
 /** A request. IOVAs are addresses mapped for the queue (`DmaBuffer.iova`). */
 export interface DummyRequest {
@@ -30,24 +33,8 @@ export interface DummyRequest {
   readonly flags?: number;
 }
 
-/** A completion. */
-export interface DummyCompletion {
-  /** The request's id, or 0xffffffff for a doorbell error. */
-  readonly id: number;
-  /** `WD_DUMMY_V1_ST_*`; 0 is success. */
-  readonly status: number;
-  /** The status as a word: `"ok"`, `"bad-opcode"`, `"bad-field"`, `"bad-len"`, `"bad-iova"`, `"bad-index"`, `"overlap"`. */
-  readonly statusName: string;
-  /** The opcode the device read. */
-  readonly opcode: number;
-  /** Copy: bytes copied; csum: the CRC-32; otherwise 0 (see the protocol). */
-  readonly result: number;
-  /** Free-running request index the completion answers. */
-  readonly sqIndex: number;
-}
-
 /** The driver's per-queue state. */
-export interface DummyHandle {
+export interface DummyHandle extends CompletionRing {
   readonly ctrl: MappedMemory;
   readonly queue: MappedMemory;
   /** The control page as u32 registers (typed-array element access; never DataView). */
@@ -75,13 +62,10 @@ export interface DummyHandle {
 }
 
 const OPS: Record<string, number> = { copy: L.WD_DUMMY_V1_OP_COPY, csum: L.WD_DUMMY_V1_OP_CSUM, nop: L.WD_DUMMY_V1_OP_NOP };
-const STATUS_NAMES = ["ok", "bad-opcode", "bad-field", "bad-len", "bad-iova", "bad-index", "overlap"];
 const REQ_WORDS = L.WD_DUMMY_V1_REQ_SIZE / 4;
-const CPL_WORDS = L.WD_DUMMY_V1_CPL_SIZE / 4;
 const R_DOORBELL = L.WD_DUMMY_V1_REG_DOORBELL / 4;
 const R_CQ_HEAD = L.WD_DUMMY_V1_REG_CQ_HEAD / 4;
 const R_SQ_HEAD = L.WD_DUMMY_V1_REG_SQ_HEAD / 4;
-const R_CQ_TAIL = L.WD_DUMMY_V1_REG_CQ_TAIL / 4;
 const R_IRQ_ARM = L.WD_DUMMY_V1_REG_IRQ_ARM / 4;
 const TWO32 = 2 ** 32;
 
@@ -311,43 +295,6 @@ function submitEncoded(h: DummyHandle, words: Uint32Array, first: number, count:
   return n;
 }
 
-function poll(h: DummyHandle, max: number): DummyCompletion[] {
-  // Barrier: an acquire load of the tail; the completion entries below are read after
-  // it, so they are at least as new as the tail says.
-  const tail = Atomics.load(h.regs, R_CQ_TAIL);
-  const ready = (tail - h.cqHead) >>> 0;
-  if (ready === 0) return [];
-  if (ready > h.cqEntries) {
-    throw new Error(`wd_dummy_v1 queue is corrupt: completion tail ${tail} is ${ready} ahead of head ${h.cqHead} (ring of ${h.cqEntries})`);
-  }
-  const n = Math.min(ready, max);
-  // Grown by push: a pre-sized `new Array(n)` filled by index is several times slower in
-  // JavaScriptCore (scripts/bench_queue.ts).
-  const out: DummyCompletion[] = [];
-  let head = h.cqHead;
-  const cq = h.cq;
-  const mask = h.cqMask;
-  for (let i = 0; i < n; i++) {
-    const w = (head & mask) * CPL_WORDS;
-    const statusOp = cq[w + 1] as number;
-    const status = statusOp & 0xffff;
-    out.push({
-      id: cq[w] as number,
-      status,
-      statusName: STATUS_NAMES[status] ?? `status-${status}`,
-      opcode: statusOp >>> 16,
-      result: cq[w + 2] as number,
-      sqIndex: cq[w + 3] as number,
-    });
-    head = (head + 1) >>> 0;
-  }
-  h.cqHead = head;
-  // Barrier: a release store; the reads of the entries above happen before the device
-  // can see their slots as free and overwrite them.
-  Atomics.store(h.regs, R_CQ_HEAD, head);
-  return out;
-}
-
 /**
  * Arms the completion interrupt once: a new value in IRQ_ARM (PROTOCOL.md, "Completion
  * interrupt"). Barrier: Atomics.store is sequentially consistent, a full fence on x86-64
@@ -380,6 +327,11 @@ export const wdDummyV1Driver: UserDriver<DummyHandle, DummyRequest, DummyComplet
   encode,
   submitEncoded,
   poll,
+  idWord: L.WD_DUMMY_V1_REQ_OFF_ID / 4,
+  completionWords: L.WD_DUMMY_V1_CPL_SIZE / 4,
+  completionIdWord: L.WD_DUMMY_V1_CPL_OFF_ID / 4,
+  pollEncoded,
+  decode,
   completionIrq: L.WD_DUMMY_V1_IRQ_CQ,
   arm,
   close(_h: DummyHandle): void {

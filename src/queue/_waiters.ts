@@ -4,18 +4,30 @@
  *
  * @module
  */
+import { setImmediate as immediate } from "node:timers";
 import type { QueueWaitOptions } from "./types.ts";
+
+/** The options of a call that gave none, one object for every such call. */
+export const NO_OPTIONS: QueueWaitOptions = {};
+
+/** A yield to the event loop's next turn, one executor for every turn. */
+export function nextTurn(resolve: () => void): void {
+  immediate(resolve);
+}
 
 /** A `run` request from its call to its completion. */
 export interface RunEntry<Req, Cpl> {
-  readonly id: number;
-  readonly request: Req;
-  readonly resolve: (c: Cpl) => void;
-  readonly reject: (e: unknown) => void;
+  id: number;
+  /** The request with its id, for a driver without the encoded path (its descriptor is kept instead otherwise). */
+  request: Req | undefined;
+  resolve: (c: Cpl) => void;
+  reject: (e: unknown) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
-  readonly signal: AbortSignal | undefined;
+  signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   sent: boolean;
+  /** Whether the entry may be reused once settled: it never had a timer or a signal that could still refer to it. */
+  reusable: boolean;
 }
 
 /** A `wait()` waiting for the next completion of the ring. */
@@ -32,5 +44,55 @@ export function checkWaitOptions(what: string, options: QueueWaitOptions): void 
   const t = options.timeout;
   if (t !== undefined && !(typeof t === "number" && t >= 0)) {
     throw new RangeError(`Cannot ${what} with timeout ${JSON.stringify(t)}: it must be a non-negative number of milliseconds`);
+  }
+}
+
+/** What has a timer and an abort listener to start and stop: a run or a wait. */
+interface Hooked {
+  timer: ReturnType<typeof setTimeout> | undefined;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** Starts `x`'s timer (unless `timeout` is absent or infinite) and its signal's abort listener. */
+export function hook(x: Hooked, timeout: number | undefined, timedOut: () => void, aborted: () => void): void {
+  if (timeout !== undefined && timeout !== Infinity) x.timer = setTimeout(timedOut, timeout);
+  if (x.signal !== undefined) {
+    x.onAbort = aborted;
+    x.signal.addEventListener("abort", aborted, { once: true });
+  }
+}
+
+/** Stops `x`'s timer and abort listener. */
+export function unhook(x: Hooked): void {
+  if (x.timer !== undefined) clearTimeout(x.timer);
+  if (x.onAbort !== undefined) x.signal?.removeEventListener("abort", x.onAbort);
+  x.timer = undefined;
+  x.onAbort = undefined;
+}
+
+/** Sleeps `ms` milliseconds, or until `signal` aborts (then it resolves too). */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+  });
+}
+
+/** The completions `source.wait` gives, as they come; ends when it is closed, throws the signal's reason. */
+export async function* completionsOf<Cpl>(
+  source: { readonly closed: boolean; wait(options: QueueWaitOptions): Promise<Cpl> },
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Cpl, void, undefined> {
+  for (;;) {
+    if (source.closed) return;
+    let c: Cpl;
+    try {
+      c = await source.wait(signal === undefined ? {} : { signal });
+    } catch (e) {
+      if (source.closed) return; // released while waiting
+      throw e;
+    }
+    yield c;
   }
 }

@@ -7,11 +7,12 @@
  *
  * @module
  */
-import { setImmediate as immediate } from "node:timers";
 import type { UserDriver } from "../drivers/driver.ts";
 import { TimeoutError } from "../sys/error.ts";
 import { QueueFullError, type QueueWaitOptions, RUN_ID_BASE, type RunRequest } from "./types.ts";
-import { checkWaitOptions, type Consumer, type RunEntry } from "./_waiters.ts";
+import { checkWaitOptions, completionsOf, type Consumer, hook, nextTurn, NO_OPTIONS, type RunEntry, sleepUnlessAborted, unhook } from "./_waiters.ts";
+import { Backlog, checkRunRequest, newPromise, rejectNew, RunPool, submitObjects, validateRequest } from "./_runs.ts";
+import { type EncodedPath, encodedPathOf, Pending, RunTable } from "./_store.ts";
 import type { Readiness } from "./port.ts";
 
 /** Why the reaper's sleep ends early: made once, since an abort reason is never shown. */
@@ -49,21 +50,30 @@ export class Dispatcher<Req, Cpl> {
   #label: string;
   #closedError: (action: string) => Error;
   #closed = false;
+  /**
+   * The driver's whole encoded path, when it has it: then `run` keeps descriptors instead
+   * of request objects, and reaped completions stay words until taken as objects.
+   */
+  #enc: EncodedPath<Cpl> | undefined;
   /** Completions reaped and not yet taken by poll, wait or completions (ids not run's). */
-  #pending: Cpl[] = [];
-  /** `run` requests not yet on the ring, in order, from #backlogHead. */
-  #backlog: RunEntry<Req, Cpl>[] = [];
-  #backlogHead = 0;
+  #pending: Pending<Cpl>;
+  /** Where the encoded path reaps into, reused. */
+  #reaped: Uint32Array | undefined;
+  #reapMax = 256;
+  /** `run` requests not yet on the ring. */
+  #backlog: Backlog<Req, Cpl>;
   #flushScheduled = false;
+  #flushTask = (): void => this.#flush();
   /** `run` requests on the ring, by id. */
-  #inflight = new Map<number, RunEntry<Req, Cpl>>();
+  #inflight = new RunTable<RunEntry<Req, Cpl>>();
   /** Ids of `run` requests given up (aborted, timed out) after they reached the device. */
   #dropped = new Set<number>();
   #nextId = RUN_ID_BASE;
-  #consumers = new Set<Consumer<Cpl>>();
+  #consumers: Consumer<Cpl>[] = [];
+  #pool = new RunPool<Req, Cpl>();
   #pumping = false;
   #sleep: AbortController | undefined;
-  #scratch: Uint32Array | undefined;
+  #scratch: { words?: Uint32Array } = {};
 
   constructor(parts: DispatchParts<Req, Cpl>) {
     this.#driver = parts.driver;
@@ -73,17 +83,31 @@ export class Dispatcher<Req, Cpl> {
     this.#backlogLimit = parts.backlog;
     this.#label = parts.label;
     this.#closedError = parts.closedError;
+    const enc = (this.#enc = encodedPathOf(parts.driver));
+    if (enc !== undefined) this.#reaped = new Uint32Array(this.#reapMax * enc.completionWords);
+    this.#pending = new Pending<Cpl>(enc);
+    this.#backlog = new Backlog<Req, Cpl>(enc?.descriptorWords ?? 0);
+  }
+
+  /** The size of a completion in words when completions can be taken as words (`pollEncoded`), else undefined. */
+  get completionWords(): number | undefined {
+    return this.#enc?.completionWords;
   }
 
   /** Whether waits sleep on the completion interrupt (false: they poll with timers). */
   get interrupts(): boolean {
     return this.#irq !== undefined;
   }
-
   /** Up to `max` completions of the ring (not run's), reaping first when fewer are waiting. */
   poll(max: number): Cpl[] {
     if (this.#pending.length < max) this.#reap();
-    return this.#pending.splice(0, max);
+    return this.#pending.takeMany(max);
+  }
+
+  /** Up to `max` completions (not run's) as words into `words`, reaping first when fewer are waiting (encoded path). */
+  pollEncoded(words: Uint32Array, max: number): number {
+    if (this.#pending.length < max) this.#reap();
+    return this.#pending.takeWords(words, max);
   }
 
   /**
@@ -94,106 +118,96 @@ export class Dispatcher<Req, Cpl> {
     this.#closed = true;
     this.#failAll(reason);
     this.#sleep?.abort(STOP_SLEEP);
-    this.#pending = [];
+    this.#pending.clear();
     this.#dropped.clear();
     this.#irq = undefined;
   }
 
-  wait(options: QueueWaitOptions = {}): Promise<Cpl> {
+  wait(options: QueueWaitOptions = NO_OPTIONS): Promise<Cpl> {
     try {
       if (this.#closed) throw this.#closedError("wait for a completion");
       checkWaitOptions("wait for a completion", options);
       options.signal?.throwIfAborted();
       if (this.#pending.length === 0) this.#reap();
-      if (this.#pending.length > 0) return Promise.resolve(this.#pending.shift() as Cpl);
+      if (this.#pending.length > 0) return Promise.resolve(this.#pending.take());
       if (options.timeout === 0) throw new TimeoutError(`wait for a completion from ${this.#label}`, 0);
     } catch (e) {
       return Promise.reject(e);
     }
+    return this.#waitLater(options);
+  }
+
+  /** A wait that found nothing: a consumer the reaper serves (its closures kept out of `wait`'s fast path). */
+  #waitLater(options: QueueWaitOptions): Promise<Cpl> {
     const { timeout, signal } = options;
     return new Promise<Cpl>((resolve, reject) => {
       const c: Consumer<Cpl> = { resolve, reject, timer: undefined, signal, onAbort: undefined };
       const drop = (e: unknown): void => {
-        if (!this.#consumers.delete(c)) return;
-        this.#unhook(c);
+        const i = this.#consumers.indexOf(c);
+        if (i < 0) return;
+        this.#consumers.splice(i, 1);
+        unhook(c);
         this.#demandChanged();
         reject(e);
       };
-      if (timeout !== undefined && timeout !== Infinity) {
-        c.timer = setTimeout(() => drop(new TimeoutError(`wait for a completion from ${this.#label}`, timeout)), timeout);
-      }
-      if (signal !== undefined) {
-        c.onAbort = () => drop(signal.reason);
-        signal.addEventListener("abort", c.onAbort, { once: true });
-      }
-      this.#consumers.add(c);
+      hook(c, timeout, () => drop(new TimeoutError(`wait for a completion from ${this.#label}`, timeout as number)), () => drop(signal?.reason));
+      this.#consumers.push(c);
       this.#startPump();
     });
   }
 
-  run(request: RunRequest<Req>, options: QueueWaitOptions = {}): Promise<Cpl> {
+  run(request: RunRequest<Req>, options: QueueWaitOptions = NO_OPTIONS): Promise<Cpl> {
+    const promise = newPromise<Cpl>();
     let entry: RunEntry<Req, Cpl>;
-    let settle!: { resolve: (c: Cpl) => void; reject: (e: unknown) => void };
-    const promise = new Promise<Cpl>((resolve, reject) => (settle = { resolve, reject }));
     try {
       if (this.#closed) throw this.#closedError("run a request");
       checkWaitOptions("run a request", options);
       options.signal?.throwIfAborted();
       if (options.timeout === 0) throw new TimeoutError(`run a request on ${this.#label}`, 0);
-      if (request === null || typeof request !== "object") {
-        throw new TypeError(`Cannot run request ${JSON.stringify(request)}: it must be an object`);
-      }
-      if ((request as { id?: unknown }).id !== undefined) {
-        throw new TypeError(`Cannot run a request with id ${JSON.stringify((request as { id?: unknown }).id)}: run assigns ids; leave id out (or use send)`);
-      }
-      if (this.#backlog.length - this.#backlogHead >= this.#backlogLimit) {
+      checkRunRequest(request);
+      if (this.#backlog.waiting >= this.#backlogLimit) {
         throw new QueueFullError(`Cannot run a request on ${this.#label}: ${this.#backlogLimit} requests already wait for ring room (the backlog option bounds them)`);
       }
-      const full = { ...request, id: this.#takeId() } as Req;
-      this.#validate(full);
-      entry = { id: (full as { id: number }).id, request: full, ...settle, timer: undefined, signal: options.signal, onAbort: undefined, sent: false };
+      const id = this.#takeId();
+      let full: Req | undefined;
+      const enc = this.#enc;
+      if (enc !== undefined) {
+        // Encoded where it waits: the descriptor is what goes to the ring, no copy of the request.
+        const at = this.#backlog.nextAt();
+        const words = this.#backlog.words as Uint32Array;
+        this.#driver.encode!(request as Req, words, at);
+        words[at + enc.idWord] = id;
+      } else {
+        full = { ...request, id } as Req;
+        validateRequest(this.#driver, full, this.#scratch);
+      }
+      entry = this.#pool.make(id, full, options.signal, options.timeout === undefined || options.timeout === Infinity);
     } catch (e) {
-      settle.reject(e);
+      rejectNew(e);
       return promise;
     }
-    const { timeout, signal } = options;
-    if (timeout !== undefined && timeout !== Infinity) {
-      entry.timer = setTimeout(() => this.#giveUp(entry, new TimeoutError(`run request ${entry.id} on ${this.#label}`, timeout)), timeout);
-    }
-    if (signal !== undefined) {
-      entry.onAbort = () => this.#giveUp(entry, signal.reason);
-      signal.addEventListener("abort", entry.onAbort, { once: true });
-    }
-    this.#backlog.push(entry);
+    if (!entry.reusable) this.#watch(entry, options.timeout);
+    this.#backlog.entries.push(entry);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(() => this.#flush());
+      queueMicrotask(this.#flushTask);
     }
     return promise;
   }
 
-  /** Checks a request the way the driver will, without sending it. */
-  #validate(request: Req): void {
-    const d = this.#driver;
-    if (d.encode === undefined || d.descriptorWords === undefined) return; // checked by submit at flush
-    this.#scratch ??= new Uint32Array(d.descriptorWords);
-    d.encode(request, this.#scratch, 0);
+  /** Starts a run's timer and abort listener. */
+  #watch(e: RunEntry<Req, Cpl>, timeout: number | undefined): void {
+    const timedOut = () => this.#giveUp(e, new TimeoutError(`run request ${e.id} on ${this.#label}`, timeout as number));
+    hook(e, timeout, timedOut, () => this.#giveUp(e, e.signal?.reason));
   }
 
   #takeId(): number {
     for (let tries = 0; tries <= RUN_ID_LAST - RUN_ID_BASE; tries++) {
       const id = this.#nextId;
       this.#nextId = id >= RUN_ID_LAST ? RUN_ID_BASE : id + 1;
-      if (!this.#inflight.has(id) && !this.#dropped.has(id)) return id;
+      if (this.#inflight.get(id) === undefined && !this.#dropped.has(id)) return id;
     }
     throw new QueueFullError(`Cannot run a request on ${this.#label}: every run id is in use`);
-  }
-
-  #unhook(x: { timer: ReturnType<typeof setTimeout> | undefined; signal: AbortSignal | undefined; onAbort: (() => void) | undefined }): void {
-    if (x.timer !== undefined) clearTimeout(x.timer);
-    if (x.onAbort !== undefined) x.signal?.removeEventListener("abort", x.onAbort);
-    x.timer = undefined;
-    x.onAbort = undefined;
   }
 
   /** A run aborted or timed out: out of the backlog, or its completion dropped later. */
@@ -203,11 +217,11 @@ export class Dispatcher<Req, Cpl> {
       this.#inflight.delete(e.id);
       this.#dropped.add(e.id);
     } else {
-      const i = this.#backlog.indexOf(e, this.#backlogHead);
+      const i = this.#backlog.entries.indexOf(e, this.#backlog.head);
       if (i < 0) return;
-      this.#backlog.splice(i, 1);
+      this.#backlog.drop(i);
     }
-    this.#unhook(e);
+    unhook(e);
     e.reject(error);
     this.#demandChanged();
   }
@@ -216,70 +230,73 @@ export class Dispatcher<Req, Cpl> {
   #flush(): void {
     this.#flushScheduled = false;
     if (this.#closed) return;
-    const waiting = this.#backlog.length - this.#backlogHead;
-    if (waiting === 0) return;
-    const batch = this.#backlog.slice(this.#backlogHead);
-    let n: number;
-    try {
-      n = this.#driver.submit(this.#handle, batch.map((e) => e.request));
-    } catch {
-      // Only a driver without encode() gets here: find the request it refuses, one by one.
-      n = 0;
-      for (const e of batch) {
-        try {
-          if (this.#driver.submit(this.#handle, [e.request]) !== 1) break;
-          n++;
-        } catch (x) {
-          this.#backlog.splice(this.#backlog.indexOf(e), 1);
-          this.#unhook(e);
-          e.reject(x);
-          return this.#flush();
-        }
-      }
-    }
+    const backlog = this.#backlog;
+    const head = backlog.head;
+    if (backlog.waiting === 0) return;
+    // Encoded path: checked when each was encoded, the descriptors go as they are.
+    const r = this.#enc !== undefined ? undefined : submitObjects(this.#driver, this.#handle, backlog.entries.slice(head));
+    const n = r !== undefined ? r.sent : this.#driver.submitEncoded!(this.#handle, backlog.words as Uint32Array, head, backlog.waiting);
     for (let i = 0; i < n; i++) {
-      const e = this.#backlog[this.#backlogHead + i]!;
+      const e = backlog.entries[head + i]!;
       e.sent = true;
-      this.#inflight.set(e.id, e);
+      this.#inflight.add(e);
     }
-    this.#backlogHead += n;
-    if (this.#backlogHead === this.#backlog.length) {
-      this.#backlog = [];
-      this.#backlogHead = 0;
-    } else if (this.#backlogHead > 1024) {
-      this.#backlog = this.#backlog.slice(this.#backlogHead);
-      this.#backlogHead = 0;
+    backlog.advance(n);
+    if (r?.refused !== undefined) {
+      // Those before it went; the refused one is rejected, and the rest go on.
+      backlog.drop(backlog.entries.indexOf(r.refused, backlog.head));
+      unhook(r.refused);
+      r.refused.reject(r.error);
+      this.#flush();
     }
-    if (this.#inflight.size > 0 || this.#backlogHead < this.#backlog.length) this.#startPump();
+    if (this.#inflight.size > 0 || backlog.waiting > 0) this.#startPump();
+  }
+
+  /** A completion with this id: a run's settles its promise (true); a dropped run's is forgotten (true); else false. */
+  #routed(id: number, words: Uint32Array | undefined, at: number, c: Cpl | undefined): boolean {
+    if (id < RUN_ID_BASE) return false;
+    const e = this.#inflight.get(id);
+    if (e !== undefined) {
+      this.#inflight.delete(id);
+      if (!e.reusable) unhook(e);
+      this.#pool.settle(e, c ?? this.#driver.decode!(words as Uint32Array, at));
+      return true;
+    }
+    return this.#dropped.size > 0 && this.#dropped.delete(id);
   }
 
   /** Takes every ready completion off the ring: run's settle their promises, the rest queue for wait/poll. Returns how many. */
   #reap(): number {
-    const got = this.#driver.poll(this.#handle, Number.MAX_SAFE_INTEGER);
-    if (got.length === 0) return 0;
-    for (const c of got) {
-      const id = (c as { id?: unknown }).id;
-      if (typeof id === "number" && id >= RUN_ID_BASE) {
-        const e = this.#inflight.get(id);
-        if (e !== undefined) {
-          this.#inflight.delete(id);
-          this.#unhook(e);
-          e.resolve(c);
-          continue;
+    let total = 0;
+    const enc = this.#enc;
+    if (enc !== undefined) {
+      const words = this.#reaped as Uint32Array;
+      const pending = this.#pending;
+      for (;;) {
+        const got = this.#driver.pollEncoded!(this.#handle, words, 0, this.#reapMax);
+        for (let i = 0, at = 0; i < got; i++, at += enc.completionWords) {
+          if (!this.#routed(words[at + enc.completionIdWord] as number, words, at, undefined)) pending.pushWords(words, at);
         }
-        if (this.#dropped.delete(id)) continue;
+        total += got;
+        if (got < this.#reapMax) break;
       }
-      this.#pending.push(c);
+    } else {
+      const got = this.#driver.poll(this.#handle, Number.MAX_SAFE_INTEGER);
+      for (const c of got) {
+        const id = (c as { id?: unknown }).id;
+        if (!(typeof id === "number" && this.#routed(id, undefined, 0, c))) this.#pending.pushObject(c);
+      }
+      total = got.length;
     }
-    for (const c of this.#consumers) {
-      if (this.#pending.length === 0) break;
-      this.#consumers.delete(c);
-      this.#unhook(c);
-      c.resolve(this.#pending.shift() as Cpl);
+    if (total === 0) return 0;
+    while (this.#consumers.length > 0 && this.#pending.length > 0) {
+      const c = this.#consumers.shift() as Consumer<Cpl>;
+      unhook(c);
+      c.resolve(this.#pending.take());
     }
     // Reaping made ring room: the backlog goes on now.
-    if (this.#backlog.length > this.#backlogHead) this.#flush();
-    return got.length;
+    if (this.#backlog.waiting > 0) this.#flush();
+    return total;
   }
 
   /**
@@ -287,7 +304,7 @@ export class Dispatcher<Req, Cpl> {
    * comes from reaping), or a wait()er.
    */
   #demand(): boolean {
-    return !this.#closed && (this.#inflight.size > 0 || this.#consumers.size > 0 || this.#backlog.length > this.#backlogHead);
+    return !this.#closed && (this.#inflight.size > 0 || this.#consumers.length > 0 || this.#backlog.waiting > 0);
   }
 
   #demandChanged(): void {
@@ -312,7 +329,7 @@ export class Dispatcher<Req, Cpl> {
         if (this.#reap() > 0) {
           idleTurns = 0;
           // Let the settled promises' continuations (and the rest of the loop) run.
-          await new Promise<void>((r) => immediate(r));
+          await new Promise<void>(nextTurn);
           continue;
         }
         if (this.#spinMs > 0) {
@@ -334,12 +351,8 @@ export class Dispatcher<Req, Cpl> {
           } else {
             // No interrupt: poll, yielding the CPU between looks: a few turns at once, then
             // timers backing off to POLL_MAX_MS while the device stays quiet.
-            const ms = idleTurns < 4 ? 0 : Math.min(POLL_MAX_MS, 2 ** (idleTurns - 4));
+            await sleepUnlessAborted(idleTurns < 4 ? 0 : Math.min(POLL_MAX_MS, 2 ** (idleTurns - 4)), ac.signal);
             idleTurns++;
-            await new Promise<void>((resolve) => {
-              const t = setTimeout(resolve, ms);
-              ac.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
-            });
           }
         } catch (e) {
           if (!ac.signal.aborted && !this.#closed) throw e;
@@ -356,32 +369,27 @@ export class Dispatcher<Req, Cpl> {
   }
 
   #failAll(e: unknown): void {
-    for (const c of [...this.#consumers]) {
-      this.#consumers.delete(c);
-      this.#unhook(c);
+    const consumers = this.#consumers;
+    this.#consumers = [];
+    for (const c of consumers) {
+      unhook(c);
       c.reject(e);
     }
-    for (const r of [...this.#inflight.values(), ...this.#backlog.slice(this.#backlogHead)]) {
-      this.#unhook(r);
+    for (const r of [...this.#inflight.values(), ...this.#backlog.clear()]) {
+      unhook(r);
       r.reject(e);
     }
     this.#inflight.clear();
-    this.#backlog = [];
-    this.#backlogHead = 0;
+    this.#pool.clear();
+  }
+
+  /** Whether it was closed. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** The ring's completions as they come; ends when closed, throws the signal's reason. */
-  async *completions(options: { readonly signal?: AbortSignal }): AsyncGenerator<Cpl, void, undefined> {
-    for (;;) {
-      if (this.#closed) return;
-      let c: Cpl;
-      try {
-        c = await this.wait(options.signal === undefined ? {} : { signal: options.signal });
-      } catch (e) {
-        if (this.#closed) return; // released while waiting
-        throw e;
-      }
-      yield c;
-    }
+  completions(options: { readonly signal?: AbortSignal }): AsyncGenerator<Cpl, void, undefined> {
+    return completionsOf(this, options.signal);
   }
 }

@@ -63,3 +63,27 @@ export function encodedCount<Req>(driver: UserDriver<unknown, Req, unknown>, wor
   }
   return n;
 }
+
+/**
+ * Checks `words` for `pollEncoded` and returns how many completions to copy into it at
+ * most: `max`, bounded by the whole completions it holds.
+ *
+ * @throws {RangeError} when `words` is not a Uint32Array with room for one completion.
+ * @throws {Error} when the queue has no encoded completions (`completionWords` undefined).
+ * @example
+ * ```ts
+ * import { wdDummyV1Driver } from "warpdrive";
+ * import { encodedRoom } from "./encoded.ts";
+ * encodedRoom(wdDummyV1Driver, 4, new Uint32Array(64), 100); // 16
+ * ```
+ */
+export function encodedRoom<Req>(driver: UserDriver<unknown, Req, unknown>, completionWords: number | undefined, words: Uint32Array, max: number): number {
+  if (completionWords === undefined) {
+    throw new Error(`Cannot poll for encoded completions: the ${driver.deviceApi} driver has none (completionWords, pollEncoded, decode); use poll()`);
+  }
+  if (!(words instanceof Uint32Array) || words.length < completionWords) {
+    throw new RangeError(`Cannot poll for encoded completions: words must be a Uint32Array with room for at least one ${completionWords}-word completion`);
+  }
+  if (!(typeof max === "number" && max >= 0)) throw new RangeError(`Cannot poll for encoded completions with max ${JSON.stringify(max)}: it must be a non-negative number`);
+  return Math.min(Math.floor(max), Math.floor(words.length / completionWords));
+}

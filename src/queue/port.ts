@@ -157,8 +157,9 @@ export function guardedDriver<Req, Cpl>(driver: UserDriver<unknown, Req, Cpl>, p
   const g: UserDriver<unknown, Req, Cpl> = Object.create(driver);
   g.submit = (h, r) => (check("send requests"), driver.submit(h, r));
   g.poll = (h, max) => (check("poll for completions"), driver.poll(h, max));
-  const { submitEncoded, arm, quiesce } = driver;
+  const { submitEncoded, pollEncoded, arm, quiesce } = driver;
   if (submitEncoded !== undefined) g.submitEncoded = (h, w, f, n) => (check("send requests"), submitEncoded.call(driver, h, w, f, n));
+  if (pollEncoded !== undefined) g.pollEncoded = (h, w, at, max) => (check("poll for completions"), pollEncoded.call(driver, h, w, at, max));
   if (arm !== undefined) g.arm = (h) => (check("wait for completions"), arm.call(driver, h));
   if (quiesce !== undefined) {
     g.quiesce = (h) => {

@@ -15,10 +15,9 @@ import { Dispatcher } from "./dispatch.ts";
 import { type Arena, arenaOf, type DeviceMemory } from "./memory.ts";
 import { type DevicePort, guardedDriver, type QueueDmaOptions, readinessFor } from "./port.ts";
 import { afterTeardown, tearDown } from "./teardown.ts";
-import { encodeAll, encodedCount } from "./encoded.ts";
+import { encodeAll, encodedCount, encodedRoom } from "./encoded.ts";
 import {
-  DEFAULT_BACKLOG,
-  DEFAULT_SPIN_US,
+  checkedTuning,
   QueueFullError,
   type QueueIdentity,
   QueueReleasedError,
@@ -26,7 +25,6 @@ import {
   type QueueWaitOptions,
   type RunRequest,
 } from "./types.ts";
-
 
 /**
  * An open queue. Every method throws {@link QueueReleasedError} after `release()`, and
@@ -81,14 +79,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
       readonly tuning?: QueueTuning | undefined;
     },
   ) {
-    const spin = parts.tuning?.spin ?? DEFAULT_SPIN_US;
-    const backlog = parts.tuning?.backlog ?? DEFAULT_BACKLOG;
-    if (!(typeof spin === "number" && spin >= 0 && spin <= 1_000_000)) {
-      throw new RangeError(`Cannot open a queue with spin ${JSON.stringify(spin)}: it must be 0 to 1000000 microseconds`);
-    }
-    if (!Number.isSafeInteger(backlog) || backlog < 0) {
-      throw new RangeError(`Cannot open a queue with backlog ${JSON.stringify(backlog)}: it must be a non-negative integer`);
-    }
+    const { spin, backlog } = checkedTuning(parts.tuning);
     this.device = identity.device;
     this.type = identity.type;
     this.alg = identity.alg;
@@ -123,7 +114,6 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
   get interrupts(): boolean {
     return this.#dispatch.interrupts;
   }
-
   #check(action: string): void {
     if (this.#released) throw new QueueReleasedError(action, `${this.device}/${this.type} (${this.mdev})`);
   }
@@ -172,10 +162,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
     return this.#driver.submit(this.#handle, requests);
   }
 
-  /**
-   * The size of one encoded request (descriptor) in u32 words, or `undefined` when the
-   * driver takes request objects only.
-   */
+  /** One encoded request's (descriptor's) size in u32 words (undefined: request objects only). */
   get descriptorWords(): number | undefined {
     return this.#driver.descriptorWords;
   }
@@ -186,9 +173,8 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * lengths) go out many times. Descriptor `i` is at word `i * descriptorWords`; a field
    * may be changed in place through the driver's layout (the id, for example).
    *
-   * @throws {TypeError | RangeError} when the driver refuses a request (naming it).
-   * @throws {Error} when the driver has no encoded path.
-   * @throws {QueueReleasedError} after release.
+   * @throws {TypeError | RangeError} when the driver refuses a request (naming it); {Error}
+   *   when the driver has no encoded path; {QueueReleasedError} after release.
    * @example
    * ```ts
    * import { type DummyCompletion, type DummyRequest, requestQueue } from "warpdrive";
@@ -211,9 +197,8 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    *
    * @param first The first descriptor (not word) to send; 0 by default.
    * @param count How many; all from `first` to the end by default.
-   * @throws {TypeError} when `words` is not a Uint32Array of whole descriptors.
-   * @throws {RangeError} when the range is not inside `words`.
-   * @throws {Error} when the driver has no encoded path.
+   * @throws {TypeError} when `words` is not a Uint32Array of whole descriptors; {RangeError}
+   *   when the range is not inside `words`; {Error} when the driver has no encoded path.
    * @throws {QueueReleasedError} after release.
    * @example
    * ```ts
@@ -247,6 +232,24 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
   }
 
   /**
+   * The zero-allocation counterpart of `poll`: copies up to `max` ready completions (not
+   * `run`'s) as the device wrote them into `words` (reuse it), completion `i` at word
+   * `i * completionWords` in the driver's layout, and returns how many.
+   *
+   * @throws {RangeError} when `words` has no room for one completion; {Error} when the driver
+   *   has no encoded completions; {QueueReleasedError} after release.
+   */
+  pollEncoded(words: Uint32Array, max: number = Number.MAX_SAFE_INTEGER): number {
+    this.#check("poll for completions");
+    return this.#dispatch.pollEncoded(words, encodedRoom(this.#driver, this.#dispatch.completionWords, words, max));
+  }
+
+  /** One completion's size in u32 words for `pollEncoded` (undefined: objects only). */
+  get completionWords(): number | undefined {
+    return this.#dispatch.completionWords;
+  }
+
+  /**
    * Waits for the next completion (of a request sent with `send`, `sendBatch` or
    * `sendEncoded`). It reaps the ring, spins for a short bounded time, then arms the
    * device's interrupt and sleeps in the reactor (or, without an interrupt, polls with
@@ -263,7 +266,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * const c = await q.wait({ timeout: 5000 });
    * ```
    */
-  wait(options: QueueWaitOptions = {}): Promise<Cpl> {
+  wait(options?: QueueWaitOptions): Promise<Cpl> {
     try {
       this.#check("wait for a completion");
     } catch (e) {
@@ -288,7 +291,6 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
   completions(options: { readonly signal?: AbortSignal } = {}): AsyncGenerator<Cpl, void, undefined> {
     return this.#dispatch.completions(options);
   }
-
 
   /**
    * Runs one request: the queue assigns its id, sends it (calls made in the same turn of
@@ -315,7 +317,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * const c = await q.run({ op: "csum", src: buf.iova, len: 4096 }, { timeout: 1000 });
    * ```
    */
-  run(request: RunRequest<Req>, options: QueueWaitOptions = {}): Promise<Cpl> {
+  run(request: RunRequest<Req>, options?: QueueWaitOptions): Promise<Cpl> {
     try {
       this.#check("run a request");
     } catch (e) {
@@ -325,7 +327,6 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
   }
 
   /**
-   * Allocates page-aligned memory  /**
    * Allocates memory this queue's device can use; its `iova` goes into requests. Through
    * VFIO: page-aligned memory mapped in the IOMMU. UACCE with SVA: page-aligned process
    * memory, `iova` its address. UACCE without SVA: a span of the arena the driver names

@@ -64,6 +64,28 @@ export interface QueueTuning {
 export const DEFAULT_SPIN_US = 50;
 /** The default bound of `run`'s backlog (requests waiting for ring room). */
 export const DEFAULT_BACKLOG = 16384;
+
+/**
+ * A queue's spin and backlog, defaults filled in, checked.
+ *
+ * @throws {RangeError} naming the bad value.
+ * @example
+ * ```ts
+ * import { checkedTuning } from "./types.ts";
+ * checkedTuning({ spin: 300 }); // { spin: 300, backlog: 16384 }
+ * ```
+ */
+export function checkedTuning(tuning: QueueTuning | undefined): { spin: number; backlog: number } {
+  const spin = tuning?.spin ?? DEFAULT_SPIN_US;
+  const backlog = tuning?.backlog ?? DEFAULT_BACKLOG;
+  if (!(typeof spin === "number" && spin >= 0 && spin <= 1_000_000)) {
+    throw new RangeError(`Cannot open a queue with spin ${JSON.stringify(spin)}: it must be 0 to 1000000 microseconds`);
+  }
+  if (!Number.isSafeInteger(backlog) || backlog < 0) {
+    throw new RangeError(`Cannot open a queue with backlog ${JSON.stringify(backlog)}: it must be a non-negative integer`);
+  }
+  return { spin, backlog };
+}
 /** The first id `run` assigns; ids from here to 0xfffffffe belong to `run`. */
 export const RUN_ID_BASE = 0x80000000;
 

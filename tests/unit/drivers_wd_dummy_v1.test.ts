@@ -260,4 +260,36 @@ describe("wd_dummy_v1 driver against a stand-in device", () => {
       dev.close();
     }
   });
+
+  test("pollEncoded copies completions as the device wrote them, with wrap-around, honours max, frees their slots; decode gives poll's objects", () => {
+    const dev = new FakeDummyDevice();
+    try {
+      const h = drv.open(dev.context());
+      const words = new Uint32Array(8 + 300 * 4);
+      expect(drv.pollEncoded(h, words, 0, 10)).toBe(0);
+      let next = 0;
+      // Four rounds of 100 go round the 256-entry completion ring.
+      for (let round = 0; round < 4; round++) {
+        drv.submit(h, Array.from({ length: 100 }, (_, i) => ({ op: "nop" as const, id: round * 100 + i })));
+        dev.step();
+        expect(drv.pollEncoded(h, words, 8, 60)).toBe(60); // from word 8: words 0..7 untouched
+        expect(drv.pollEncoded(h, words, 8 + 60 * 4, 1000)).toBe(40);
+        for (let i = 0; i < 100; i++) {
+          const at = 8 + i * 4;
+          const c = drv.decode(words, at);
+          expect(c).toEqual({ id: next, status: 0, statusName: "ok", opcode: L.WD_DUMMY_V1_OP_NOP, result: 0, sqIndex: next });
+          next++;
+        }
+        expect(dev.ctrl.read32(L.WD_DUMMY_V1_REG_CQ_HEAD)).toBe(next); // the slots are free again
+      }
+      expect([...words.subarray(0, 8)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+      expect(drv.decode(new Uint32Array([9, 77, 5, 1]), 0)).toMatchObject({ id: 9, status: 77, statusName: "status-77", opcode: 0, result: 5 });
+      expect(drv.decode(words, 8).id).toBe(words[8 + drv.completionIdWord]!);
+      const d = new Uint32Array(8);
+      drv.encode({ op: "nop", id: 0xabcdef }, d, 0);
+      expect(d[drv.idWord]).toBe(0xabcdef);
+    } finally {
+      dev.close();
+    }
+  });
 });

@@ -303,7 +303,7 @@ describe("Queue", () => {
   });
 });
 
-/** A queue on a stand-in device, its driver wrapped to count submit calls (doorbells). */
+/** A queue on a stand-in device, its driver wrapped to count doorbells (submit and submitEncoded calls that sent). */
 function runQueue(options: { irq?: boolean; backlog?: number; spin?: number; beforeArm?: (dev: FakeDummyDevice) => void } = {}) {
   const log: string[] = [];
   const { open, devices } = opener(new Set(), log, options.irq ?? false);
@@ -314,6 +314,11 @@ function runQueue(options: { irq?: boolean; backlog?: number; spin?: number; bef
     ...wdDummyV1Driver,
     submit(h, reqs) {
       const n = wdDummyV1Driver.submit(h, reqs);
+      if (n > 0) doorbells.push(n);
+      return n;
+    },
+    submitEncoded(h, words, first, count) {
+      const n = wdDummyV1Driver.submitEncoded!(h, words, first, count);
       if (n > 0) doorbells.push(n);
       return n;
     },
@@ -418,6 +423,10 @@ describe("Queue.run", () => {
       poll(h, max) {
         if (++looks % 3 === 0) dev.step();
         return wdDummyV1Driver.poll(h, max);
+      },
+      pollEncoded(h, words, at, max) {
+        if (++looks % 3 === 0) dev.step();
+        return wdDummyV1Driver.pollEncoded!(h, words, at, max);
       },
     };
     await using q = new Queue<DummyRequest, DummyCompletion>(
@@ -550,5 +559,68 @@ describe("Queue.run", () => {
     console.log(`polling fallback: ${ms.toFixed(1)} ms CPU over a ${wall.toFixed(0)} ms idle wait`);
     // Generous for a shared 2-core machine: a spinning wait would take about all of it.
     expect(ms).toBeLessThan(wall / 2);
+  });
+});
+
+describe("Queue's completions as words", () => {
+  test("a run that completes stops its timer and abort listener: nothing of it reaches later runs", async () => {
+    const { q, dev } = runQueue();
+    await using _ = q;
+    const ac = new AbortController();
+    const first = q.run({ op: "nop" }, { timeout: 30, signal: ac.signal });
+    await Promise.resolve();
+    dev.step();
+    expect((await first).id).toBe(RUN_ID_BASE);
+    const later = q.run({ op: "nop" });
+    await new Promise((r) => setTimeout(r, 60)); // past the first run's timeout
+    ac.abort(new Error("late abort"));
+    dev.step();
+    expect((await later).id).toBe(RUN_ID_BASE + 1);
+  });
+
+  test("pollEncoded copies completions as the device wrote them into reused words; poll and wait see the same ones as objects", async () => {
+    const { q, dev } = runQueue();
+    await using _ = q;
+    expect(q.completionWords).toBe(4);
+    q.sendBatch(Array.from({ length: 5 }, (_, i) => ({ op: "nop" as const, id: 10 + i })));
+    dev.step();
+    const words = new Uint32Array(3 * 4 + 2); // room for 3 whole completions
+    expect(q.pollEncoded(words)).toBe(3);
+    expect([0, 1, 2].map((i) => [words[i * 4], words[i * 4 + 1]! >>> 16, words[i * 4 + 3]])).toEqual([[10, 3, 0], [11, 3, 1], [12, 3, 2]]);
+    expect(q.poll().map((c) => c.id)).toEqual([13, 14]);
+    const r = q.run({ op: "nop" });
+    q.send({ op: "nop", id: 20 });
+    await Promise.resolve();
+    dev.step();
+    expect(q.pollEncoded(words, 1)).toBe(1); // run's completion settles its promise, never reaches pollEncoded
+    expect(words[0]).toBe(20);
+    expect((await r).id).toBe(RUN_ID_BASE);
+    expect(() => q.pollEncoded(new Uint32Array(3))).toThrow(RangeError);
+    await q.release();
+    expect(() => q.pollEncoded(words)).toThrow(QueueReleasedError);
+  });
+
+  test("a driver without the encoded path still runs, sends and polls request and completion objects", async () => {
+    const { open, devices } = opener();
+    const port = open(A, { root: "/nonexistent", devRoot: "/dev" });
+    const dev = devices.get(A) as FakeDummyDevice;
+    const { submit, poll, open: openQ, close } = wdDummyV1Driver;
+    const plain: UserDriver<DummyHandle, DummyRequest, DummyCompletion> = { deviceApi: "plain", description: "objects only", open: openQ, submit, poll, close };
+    await using q = new Queue<DummyRequest, DummyCompletion>(
+      { device: "acc0", type: "t", alg: "copy", deviceApi: "plain", mdev: A, created: false },
+      { driver: plain, port },
+    );
+    expect(q.completionWords).toBeUndefined();
+    expect(() => q.pollEncoded(new Uint32Array(16))).toThrow(/has none/);
+    const stop = serve(dev);
+    try {
+      const runs = [q.run({ op: "nop" }), q.run({ op: "nop" })];
+      await expect(q.run({ op: "bogus" as "nop" })).rejects.toBeInstanceOf(RangeError);
+      expect((await Promise.all(runs)).map((c) => c.id)).toEqual([RUN_ID_BASE, RUN_ID_BASE + 1]);
+      q.send({ op: "nop", id: 3 });
+      expect(await q.wait({ timeout: 2000 })).toMatchObject({ id: 3 });
+    } finally {
+      stop();
+    }
   });
 });

@@ -308,3 +308,24 @@ describe("enumerate reads only what a question needs", () => {
     expect(reads.length).toBe(3 + 2 * 7);
   });
 });
+
+describe("nodeReader.readAttribute", () => {
+  test("decodes UTF-8, shows bytes that are not UTF-8 as U+FFFD, reads one page and refuses more", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wd-reader-"));
+    try {
+      const file = (name: string, bytes: number[] | Uint8Array) => {
+        fs.writeFileSync(path.join(dir, name), new Uint8Array(bytes));
+        return path.join(dir, name);
+      };
+      expect(nodeReader.readAttribute(file("utf8", [...new TextEncoder().encode("zip-ü\n")]))).toBe("zip-ü\n");
+      expect(nodeReader.readAttribute(file("bad", [0x61, 0xff, 0x62, 0x0a]))).toBe("a\uFFFDb\n");
+      expect(nodeReader.readAttribute(file("empty", []))).toBe("");
+      // A short attribute after a long one: nothing of the earlier read shows through.
+      expect(nodeReader.readAttribute(file("page", new Uint8Array(4096).fill(0x78)))).toBe("x".repeat(4096));
+      expect(nodeReader.readAttribute(file("short", [0x31]))).toBe("1");
+      expect(() => nodeReader.readAttribute(file("big", new Uint8Array(4097).fill(0x78)))).toThrow(expect.objectContaining({ code: "EFBIG" }));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
