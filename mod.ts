@@ -73,12 +73,14 @@ export {
   type RunRequest,
 } from "./src/queue/types.ts";
 export { type InquiryStep, type QueueOptions, requestQueue } from "./src/queue/request.ts";
-export { type DeviceOpener, type DevicePort, type OpenOptions, probeIommuTypes, type QueueDmaOptions } from "./src/queue/port.ts";
+export { type DeviceOpener, type DevicePort, type OpenOptions, probeIommuTypes, type QueueDmaOptions, type Readiness } from "./src/queue/port.ts";
 export type { DmaBuffer } from "./src/vfio/dma.ts";
+export type { DeviceMemory } from "./src/queue/memory.ts";
 
 // User-space drivers, keyed by device_api; wd_dummy_v1 is built in.
 export {
   BUILTIN_DRIVERS,
+  type BufferArena,
   type DriverContext,
   findDriver,
   registerDriver,
@@ -87,6 +89,12 @@ export {
   type UserDriver,
 } from "./src/drivers/mod.ts";
 export { type DummyCompletion, type DummyHandle, type DummyRequest, wdDummyV1Driver } from "./src/drivers/wd_dummy_v1.ts";
+export {
+  type UacceDummyCompletion,
+  type UacceDummyHandle,
+  type UacceDummyRequest,
+  uacceDummyV1Driver,
+} from "./src/drivers/uacce_dummy_v1.ts";
 
 // How doorbells are rung (the optional C barrier).
 export {
@@ -102,5 +110,6 @@ export {
 export { ClosedError, SyscallError, type SyscallContext, TimeoutError } from "./src/sys/error.ts";
 export { SysfsError } from "./src/sysfs/errors.ts";
 export { VfioError } from "./src/vfio/errors.ts";
+export { DeviceRemovedError } from "./src/uacce/queue_fd.ts";
 
 export { VERSION } from "./src/version.ts";

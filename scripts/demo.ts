@@ -3,10 +3,11 @@
  * The library at work on a real kernel: run by `npm run demo`, which boots the kernel rig
  * with the dummy WarpDrive accelerator and runs this program inside it, as root.
  *
- * It arranges the devices (one preferred, one disabled), asks for a queue with the
- * public API and prints each step of the inquiry, round-trips a few thousand requests
- * with checked results, releases the queue, then shows the kernel reclaiming a queue
- * whose process was killed.
+ * It lists the devices of both classes (the dummy WarpDrive accelerator's and the dummy
+ * UACCE driver's), arranges the WarpDrive ones (one preferred, one disabled), asks for a
+ * queue with the public API and prints each step of the inquiry, round-trips a few
+ * thousand requests with checked results, releases the queue, shows the kernel reclaiming
+ * a queue whose process was killed, then round-trips requests on a UACCE device.
  *
  * Every step it reports is checked (counts, states, counters, request results): on the
  * first check that fails it prints what failed and exits 1, and the closing line comes
@@ -24,9 +25,12 @@ import {
   enumerate,
   formatFlags,
   type InquiryStep,
+  type Queue,
   removeMdev,
   requestQueue,
   setPriority,
+  type UacceDummyCompletion,
+  type UacceDummyRequest,
   WD_CAPA_SGL_MEM,
 } from "../mod.ts";
 
@@ -37,6 +41,8 @@ const CLASS = "/sys/class/warpdrive";
 const MDEVS = "/sys/bus/mdev/devices";
 /** The module's defaults (scripts/rig/kmod/README.md): three devices with a copy and a csum type. */
 const DEVICES = ["wd_dummy0", "wd_dummy1", "wd_dummy2"];
+/** The UACCE driver's defaults (scripts/rig/kmod/PROTOCOL_UACCE.md): three devices, two queues each. */
+const UACCE_DEVICES = ["uacce_dummy-0", "uacce_dummy-1", "uacce_dummy-2"];
 
 /** A reported step that turned out false. */
 class StepFailed extends Error {}
@@ -55,12 +61,16 @@ function explain(c: Candidate): string {
 function onStep(s: InquiryStep): void {
   switch (s.step) {
     case "enumerated":
-      say(`1. enumerated /sys/class/warpdrive: ${s.devices} devices, ${s.types} types`);
+      say(`1. enumerated /sys/class/warpdrive and /sys/class/uacce: ${s.devices} devices, ${s.types} types`);
       break;
     case "selected":
       say(`2-5. matched name, flags and device_api, then ranked:`);
       for (const c of s.selection.candidates) say(explain(c));
-      say(`   best: ${s.selection.device.id}/${s.selection.type.type} (${s.selection.mdev === null ? "no mediated device yet" : `mdev ${s.selection.mdev}`})`);
+      say(
+        `   best: ${s.selection.device.id}/${s.selection.type.type} (${
+          s.selection.device.class === "uacce" ? "a UACCE char device" : s.selection.mdev === null ? "no mediated device yet" : `mdev ${s.selection.mdev}`
+        })`,
+      );
       break;
     case "busy":
       say(`   skipped ${s.mdev}: ${s.reason}`);
@@ -72,18 +82,19 @@ function onStep(s: InquiryStep): void {
       say(`   created mediated device ${s.mdev} on ${s.device}/${s.type} (wrote it to create)`);
       break;
     case "opened":
-      say(`   opened ${s.mdev} through VFIO; driver ${s.deviceApi}`);
+      say(`   opened ${s.mdev}${s.mdev.startsWith("/dev/") ? "" : " through VFIO"}; driver ${s.deviceApi}`);
       break;
   }
 }
 
 async function main(): Promise<void> {
-  const inv = enumerate();
+  const all = enumerate();
+  const inv = { ...all, devices: all.devices.filter((d) => d.class === "warpdrive") };
   check(
     inv.devices.map((d) => d.id).join(",") === DEVICES.join(","),
-    `enumerate() found [${inv.devices.map((d) => d.id).join(", ")}], not the module's ${DEVICES.join(", ")}`,
+    `enumerate() found the WarpDrive devices [${inv.devices.map((d) => d.id).join(", ")}], not the module's ${DEVICES.join(", ")}`,
   );
-  say(`Accelerators found:`);
+  say(`Accelerators found, class warpdrive:`);
   for (const d of inv.devices) {
     check(d.problems.length === 0, `${d.id} has problems: ${d.problems.join("; ")}`);
     check(
@@ -96,6 +107,15 @@ async function main(): Promise<void> {
       check(t.availableInstances === free, `${d.id}/${t.type}: ${t.availableInstances} free read, the kernel says ${free}`);
       say(`    ${t.type}: name ${t.name}, wd_type ${t.wdType}, flags ${formatFlags(t.flags ?? 0)}, throughput ${t.throughput}, ${t.availableInstances} free, api ${t.deviceApi}`);
     }
+  }
+  const uacce = all.devices.filter((d) => d.class === "uacce");
+  check(uacce.length === UACCE_DEVICES.length, `enumerate() found ${uacce.length} UACCE devices, not the ${UACCE_DEVICES.length} of uacce_dummy`);
+  say(`Class uacce:`);
+  for (const d of uacce) {
+    const u = d.uacce!;
+    const free = Number(attr(`/sys/class/uacce/${d.id}/available_instances`));
+    check(u.api === "uacce_dummy_v1" && u.availableInstances === free, `${d.id}: api ${u.api}, ${u.availableInstances} free read, the kernel says ${free}`);
+    say(`  ${d.id}: api ${u.api}, algorithms ${u.algorithms.join(" ")}, flags ${u.flags} (${u.sva ? "SVA" : "no SVA"}), ${u.availableInstances} free queues, MMIO ${u.regionMmioSize} B, DUS ${u.regionDusSize} B`);
   }
   say();
   say(`Arranging: wd_dummy1 preferred (priority -5), wd_dummy2 disabled (priority out of range)`);
@@ -217,12 +237,61 @@ await new Promise(() => {});`);
     check(b.latencyUs.p50 <= b.latencyUs.p99, `wd bench latency p50 ${b.latencyUs.p50} us above p99 ${b.latencyUs.p99} us`);
     check(!existsSync(`${MDEVS}/${b.mdev}`), `the mediated device wd bench created (${b.mdev}) is still there`);
     say(`   ${b.device}/${b.type}: ${b.requests} requests of ${b.size} B, ${b.requestsPerSecond} req/s, ${b.mbPerSecond} MB/s, latency p50 ${b.latencyUs.p50} us, p99 ${b.latencyUs.p99} us`);
+    const uacceRate = await uacceRoundTrip();
     say();
-    say(`Done: inquiry, queue, ${Math.round(rate)} requests/s, release and reclaim all worked on this kernel (${checks} checks passed)`);
+    say(
+      `Done: inquiry over both classes, queues on each, ${Math.round(rate)} requests/s (WarpDrive) and ${Math.round(uacceRate)} requests/s (UACCE), release and reclaim all worked on this kernel (${checks} checks passed)`,
+    );
   } finally {
     setPriority("wd_dummy1", 0);
     setPriority("wd_dummy2", 0);
   }
+}
+
+/** A queue on a UACCE device: copies and CRC-32s with checked results; the instance comes back at release. */
+async function uacceRoundTrip(): Promise<number> {
+  say();
+  say(`A queue on a UACCE device: alg "crc32", api uacce_dummy_v1`);
+  const q: Queue<UacceDummyRequest, UacceDummyCompletion> = await requestQueue<UacceDummyRequest, UacceDummyCompletion>({
+    alg: "crc32",
+    apis: ["uacce_dummy_v1"],
+    onStep,
+  });
+  const free = () => Number(attr(`/sys/class/uacce/${q.device}/available_instances`));
+  let rate = 0;
+  try {
+    check(q.class === "uacce" && q.mdev === `/dev/${q.device}`, `the queue is ${q.class} on ${q.mdev}, not a UACCE char device`);
+    check(free() === 1, `${q.device} has ${free()} free queues while this one is open, not 1`);
+    const b = q.alloc(1 << 16);
+    const bytes = b.bytes();
+    bytes.set(new TextEncoder().encode("123456789"));
+    const known = await q.run({ op: "crc32", src: b.iova, len: 9 }, { timeout: 10_000 });
+    check(known.statusName === "ok" && known.result === 0xcbf43926, `CRC-32 of "123456789" came back as ${JSON.stringify(known)}`);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+    const N = 2000, LEN = 512;
+    const t0 = performance.now();
+    const runs = Array.from({ length: N }, (_, i) => q.run({ op: "crc32", src: b.iova + BigInt((i * 64) % (bytes.length - LEN)), len: LEN }, { timeout: 30_000 }));
+    const done = await Promise.all(runs);
+    const secs = (performance.now() - t0) / 1000;
+    rate = N / secs;
+    const ok = done.filter((c, i) => c.status === 0 && c.result === crc32(bytes.subarray((i * 64) % (bytes.length - LEN), (i * 64) % (bytes.length - LEN) + LEN))).length;
+    say(`   ${N} CRC-32s of ${LEN} bytes in the device's DUS arena (buffer ${b.iova} is a DUS offset), ${ok} checked against a CRC computed here, in ${secs.toFixed(2)} s: ${Math.round(rate)} requests/s (waits sleep on the fd's POLLIN)`);
+    check(ok === N, `${N - ok} of ${N} CRC-32s came back wrong`);
+  } finally {
+    await q.release();
+  }
+  check(free() === 2, `${q.device} has ${free()} free queues after release, not 2`);
+  say(`   released: PUT_Q, unmap, close; ${q.device} has ${free()} free queues again`);
+  return rate;
+}
+
+function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const x of bytes) {
+    c ^= x;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return (c ^ 0xffffffff) >>> 0;
 }
 
 try {

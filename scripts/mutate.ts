@@ -38,6 +38,7 @@ const SELECT = "src/select/select.ts";
 const PARSE = "src/sysfs/parse.ts";
 const DRIVER = "src/drivers/wd_dummy_v1.ts";
 const EMU = "scripts/emu/wd_emu.c";
+const UACCE = "src/uacce/queue_fd.ts";
 const SELECT_UACCE = "src/select/uacce.ts";
 const SYSFS_UACCE = "src/sysfs/uacce.ts";
 
@@ -143,6 +144,42 @@ export const MUTATIONS: readonly Mutation[] = [
     file: "src/queue/dispatch.ts",
     find: "            if (this.#reap() > 0) continue;\n            await this.#irq.wait",
     replace: "            await this.#irq.wait",
+  },
+  // A UACCE queue: each region mapped once per fd; given back with PUT_Q, then unmap, then close.
+  {
+    id: "uacce-map-twice",
+    rule: "a UACCE region is mapped once per fd and the mapping reused (Linux 6.1 refuses a second)",
+    file: UACCE,
+    find: "    if (known !== undefined) return known;\n",
+    replace: "",
+  },
+  {
+    id: "uacce-unmap-before-put",
+    rule: "a UACCE queue is put (PUT_Q) before its regions are unmapped",
+    file: UACCE,
+    find: "const steps = [...(this.#removed === undefined ? [put] : []), ...unmaps, close];",
+    replace: "const steps = [...unmaps, ...(this.#removed === undefined ? [put] : []), close];",
+  },
+  {
+    id: "uacce-close-before-unmap",
+    rule: "a UACCE queue's regions are unmapped before its fd is closed",
+    file: UACCE,
+    find: "[put] : []), ...unmaps, close];",
+    replace: "[put] : []), close, ...unmaps];",
+  },
+  {
+    id: "uacce-driver-unchecked",
+    rule: "a driver call on a UACCE queue checks first that the driver was not removed",
+    file: "src/queue/port.ts",
+    find: "  if (check === undefined) return driver;",
+    replace: "  if (check !== null) return driver;",
+  },
+  {
+    id: "uacce-readiness-ignored",
+    rule: "a UACCE queue's waits sleep on the fd's readiness, not on timers",
+    file: "src/queue/port.ts",
+    find: "  if (port.readiness !== undefined) return port.readiness();\n",
+    replace: "",
   },
   // run's hot path: ids in the descriptors it encodes, records reused only when nothing can outlive them.
   {

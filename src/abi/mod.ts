@@ -2,7 +2,8 @@
  * `warpdrive/abi`: the kernel ABI as data, with no I/O. The VFIO structs' layouts,
  * constants and ioctl numbers of `<linux/vfio.h>` (Linux 6.1 uapi), their encoders and
  * decoders (the capability-chain parser among them), the PCI configuration-space
- * constants, and the `_IO`/`_IOR`/`_IOW`/`_IOWR` ioctl number macros. Kernel names are
+ * constants, UACCE's ioctls and region types (`<misc/uacce/uacce.h>`), and the
+ * `_IO`/`_IOR`/`_IOW`/`_IOWR` ioctl number macros. Kernel names are
  * kept verbatim, so a grep against the headers finds them.
  *
  * @example
@@ -19,3 +20,4 @@ export * from "./vfio_codec.ts";
 export * from "./vfio_caps.ts";
 export * from "./pci.ts";
 export * from "./ioctl.ts";
+export * from "./uacce.ts";

@@ -8,19 +8,48 @@
 import type { MappedMemory } from "../sys/mman.ts";
 
 /**
- * What a driver is given when a queue opens: the mediated device, already opened through
- * VFIO, and a way to map its regions. Mappings made here belong to the queue, which
- * unmaps them when it is released, after the driver's `close`.
+ * What a driver is given when a queue opens, whatever the device's class: the device,
+ * already opened (a mediated device through VFIO, or a UACCE queue), and a way to map its
+ * regions. Mappings made here belong to the queue, which unmaps them when it is released,
+ * after the driver's `close`. How the queue waits for completions (an interrupt the driver
+ * names with `completionIrq`, the device fd's readiness, or timers) and where buffers come
+ * from (`Queue.alloc`) are the queue's business, not the driver's.
  */
 export interface DriverContext {
   /** The algorithm of the queue (the type's `name`). */
   readonly alg: string;
-  /** The mediated device's UUID (or the VFIO device name). */
+  /** The mediated device's UUID, the VFIO device name, or the UACCE char device's path. */
   readonly device: string;
-  /** The number of regions the VFIO device reports. */
+  /**
+   * The number of regions: what the VFIO device reports; for UACCE, 2 (region 0 is
+   * `UACCE_QFRT_MMIO`, region 1 `UACCE_QFRT_DUS`).
+   */
   readonly regionCount: number;
-  /** Maps a whole region of the device, checked against its region info. */
+  /**
+   * Maps a whole region of the device (checked against its region info or size). Asking
+   * twice for a UACCE region returns the same mapping: the kernel maps each once per queue.
+   */
   mapRegion(index: number): MappedMemory;
+  /**
+   * True when the device shares the process's address space (UACCE's SVA flag): addresses
+   * in requests are then process addresses. Otherwise they are what `Queue.alloc` gives as
+   * `iova` (an IOVA, or an offset in the region the driver names in `bufferArena`).
+   */
+  readonly sva?: boolean;
+}
+
+/**
+ * Where a device that reaches no process memory (a UACCE device without SVA) takes its
+ * buffers: a span of one of its regions. `Queue.alloc` carves buffers from it, and a
+ * buffer's `iova` is its byte offset in that region.
+ */
+export interface BufferArena {
+  /** The region index (for UACCE, `UACCE_QFRT_DUS`). */
+  readonly region: number;
+  /** The arena's first byte, as an offset in the region. */
+  readonly offset: number;
+  /** The arena's size in bytes. */
+  readonly size: number;
 }
 
 /**
@@ -60,6 +89,12 @@ export interface UserDriver<H = unknown, Req = unknown, Cpl = unknown> {
    */
   submitEncoded?(handle: H, words: Uint32Array, first: number, count: number): number;
   /**
+   * Optional: where buffers go when the device reaches no process memory (a UACCE device
+   * without SVA): `Queue.alloc` then carves them from this span of a region. Called once,
+   * at the first `alloc`.
+   */
+  bufferArena?(handle: H): BufferArena;
+  /**
    * Optional, with the encoded path, `completionWords`, `completionIdWord`, `pollEncoded`
    * and `decode`: the word of a descriptor that holds the request's u32 id. `run` encodes
    * a request without its id and writes the id there, so nothing is copied per request.
@@ -81,7 +116,8 @@ export interface UserDriver<H = unknown, Req = unknown, Cpl = unknown> {
   /**
    * Optional, with `arm`: the VFIO IRQ index whose interrupt signals completions. The
    * queue routes it to an eventfd (VFIO_DEVICE_SET_IRQS) and sleeps on it when the ring is
-   * empty; a device without it is polled instead.
+   * empty. A device that signals completions itself (a UACCE fd's readiness) needs
+   * neither; a device with neither is polled with timers.
    */
   readonly completionIrq?: number;
   /**

@@ -9,11 +9,11 @@
  */
 import type { UserDriver } from "../drivers/driver.ts";
 import { TimeoutError } from "../sys/error.ts";
-import type { EventFd } from "../sys/eventfd.ts";
 import { QueueFullError, type QueueWaitOptions, RUN_ID_BASE, type RunRequest } from "./types.ts";
 import { checkWaitOptions, completionsOf, type Consumer, hook, nextTurn, NO_OPTIONS, type RunEntry, sleepUnlessAborted, unhook } from "./_waiters.ts";
 import { Backlog, checkRunRequest, newPromise, rejectNew, RunPool, submitObjects, validateRequest } from "./_runs.ts";
 import { type EncodedPath, encodedPathOf, Pending, RunTable } from "./_store.ts";
+import type { Readiness } from "./port.ts";
 
 /** Why the reaper's sleep ends early: made once, since an abort reason is never shown. */
 const STOP_SLEEP: unique symbol = Symbol("stop sleeping");
@@ -25,8 +25,8 @@ const RUN_ID_LAST = 0xfffffffe;
 export interface DispatchParts<Req, Cpl> {
   readonly driver: UserDriver<unknown, Req, Cpl>;
   readonly handle: unknown;
-  /** The completion interrupt's eventfd, or undefined to poll. */
-  readonly irq: EventFd | undefined;
+  /** What signals completions (the interrupt's eventfd, a device fd's readiness), or undefined to poll. */
+  readonly irq: Readiness | undefined;
   /** How long a wait spins before it sleeps, in milliseconds. */
   readonly spinMs: number;
   /** How many `run` requests may wait for ring room. */
@@ -44,7 +44,7 @@ export interface DispatchParts<Req, Cpl> {
 export class Dispatcher<Req, Cpl> {
   #driver: UserDriver<unknown, Req, Cpl>;
   #handle: unknown;
-  #irq: EventFd | undefined;
+  #irq: Readiness | undefined;
   #spinMs: number;
   #backlogLimit: number;
   #label: string;
@@ -343,7 +343,7 @@ export class Dispatcher<Req, Cpl> {
         this.#sleep = ac;
         try {
           if (this.#irq !== undefined) {
-            this.#driver.arm!(this.#handle);
+            this.#driver.arm?.(this.#handle);
             // Re-check after arming: a completion that came before the arming was seen is
             // reaped here; one after it signals the eventfd.
             if (this.#reap() > 0) continue;

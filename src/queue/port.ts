@@ -1,7 +1,8 @@
 /**
- * The queue's view of an opened mediated device: its regions and DMA. The real one goes
- * through VFIO; tests substitute a stand-in device, so the queue logic is tested without
- * a kernel.
+ * The queue's view of an opened device, whatever its class: its regions, the memory it
+ * can use, how it signals completions, and how it is given back. The VFIO opener is here;
+ * the UACCE one in `port_uacce.ts`. Tests substitute stand-in devices, so the queue logic
+ * is tested without a kernel.
  *
  * @module
  */
@@ -9,12 +10,19 @@ import { VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from "../abi
 import type { EventFd } from "../sys/eventfd.ts";
 import type { MappedMemory } from "../sys/mman.ts";
 import { Container, type ContainerOptions } from "../vfio/container.ts";
-import type { DmaBuffer } from "../vfio/dma.ts";
+import type { UserDriver } from "../drivers/driver.ts";
+import type { DeviceMemory } from "./memory.ts";
 
 /** Options of a DMA allocation for a queue. */
 export interface QueueDmaOptions {
   /** The device's DMA address width; IOVAs stay below 2^addressBits. */
   readonly addressBits?: number;
+}
+
+/** Something a queue's wait sleeps on until the device has news: an eventfd, a device fd's readiness. */
+export interface Readiness {
+  /** Resolves when the device signalled; rejects with the signal's reason when aborted. */
+  wait(options: { readonly signal?: AbortSignal }): Promise<unknown>;
 }
 
 /** An opened device as the queue uses it. */
@@ -23,8 +31,24 @@ export interface DevicePort {
   readonly regionCount: number;
   /** Maps a whole region; the mapping is closed with the device at the latest. */
   mapRegion(index: number): MappedMemory;
-  /** Allocates memory mapped for the device's DMA. */
-  allocDma(size: number, options?: QueueDmaOptions): DmaBuffer;
+  /**
+   * Allocates memory the device can use (mapped for its DMA, or shared by address). Absent
+   * when the device reaches only its own regions (UACCE without SVA): the queue then carves
+   * buffers from the arena the driver names (`UserDriver.bufferArena`).
+   */
+  allocDma?(size: number, options?: QueueDmaOptions): DeviceMemory;
+  /** True when the device shares the process's address space (UACCE's SVA). */
+  readonly sva?: boolean;
+  /**
+   * The device's own completion signal (a UACCE fd's POLLIN), which the queue sleeps on
+   * when the driver names no interrupt. Absent: the driver's `completionIrq`, or timers.
+   */
+  readiness?(): Readiness;
+  /**
+   * Throws when the device can no longer be used (a UACCE driver removed: ENXIO). The
+   * queue calls it before every driver call that touches the device's memory.
+   */
+  check?(action: string): void;
   /**
    * Routes vector 0 of IRQ index `index` to a new eventfd and returns it; the eventfd is
    * detached and closed with the device. Absent, or throwing, when the device has no such
@@ -119,3 +143,51 @@ export const vfioOpener: DeviceOpener = (uuid, options) => {
     throw e;
   }
 };
+
+/**
+ * The driver as the queue calls it on a port that can go away under it (`check`): every
+ * call that touches the device's memory checks first, so a removed device throws a clear
+ * error instead of faulting. A port without `check` gets the driver itself.
+ */
+export function guardedDriver<Req, Cpl>(driver: UserDriver<unknown, Req, Cpl>, port: DevicePort): UserDriver<unknown, Req, Cpl> {
+  const check = port.check;
+  if (check === undefined) return driver;
+  // The driver as prototype: what is not overridden (its own fields, a class's methods,
+  // getters) is the driver's.
+  const g: UserDriver<unknown, Req, Cpl> = Object.create(driver);
+  g.submit = (h, r) => (check("send requests"), driver.submit(h, r));
+  g.poll = (h, max) => (check("poll for completions"), driver.poll(h, max));
+  const { submitEncoded, pollEncoded, arm, quiesce } = driver;
+  if (submitEncoded !== undefined) g.submitEncoded = (h, w, f, n) => (check("send requests"), submitEncoded.call(driver, h, w, f, n));
+  if (pollEncoded !== undefined) g.pollEncoded = (h, w, at, max) => (check("poll for completions"), pollEncoded.call(driver, h, w, at, max));
+  if (arm !== undefined) g.arm = (h) => (check("wait for completions"), arm.call(driver, h));
+  if (quiesce !== undefined) {
+    g.quiesce = (h) => {
+      try {
+        check("stop the device");
+      } catch {
+        return; // gone or closed: nothing left to stop
+      }
+      quiesce.call(driver, h);
+    };
+  }
+  return g;
+}
+
+/**
+ * What a queue's waits sleep on: the port's own readiness when it has one, else the
+ * interrupt the driver names (routed to an eventfd), else nothing (timers). `interrupts:
+ * false` in the tuning chooses timers.
+ */
+export function readinessFor(driver: UserDriver<unknown, unknown, unknown>, port: DevicePort, interrupts: boolean | undefined): Readiness | undefined {
+  if (interrupts === false) return undefined;
+  if (port.readiness !== undefined) return port.readiness();
+  const irq = driver.completionIrq;
+  if (irq === undefined || port.interrupt === undefined) return undefined;
+  try {
+    return port.interrupt(irq);
+  } catch {
+    // A device (or an older module) without the interrupt: the queue polls instead.
+    return undefined;
+  }
+}

@@ -10,10 +10,10 @@
  * @module
  */
 import type { UserDriver } from "../drivers/driver.ts";
-import type { EventFd } from "../sys/eventfd.ts";
-import type { DmaBuffer } from "../vfio/dma.ts";
+import type { AcceleratorClass } from "../sysfs/model.ts";
 import { Dispatcher } from "./dispatch.ts";
-import type { DevicePort, QueueDmaOptions } from "./port.ts";
+import { type Arena, arenaOf, type DeviceMemory } from "./memory.ts";
+import { type DevicePort, guardedDriver, type QueueDmaOptions, readinessFor } from "./port.ts";
 import { afterTeardown, tearDown } from "./teardown.ts";
 import { encodeAll, encodedCount, encodedRoom } from "./encoded.ts";
 import {
@@ -56,10 +56,12 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
   readonly deviceApi: string;
   readonly mdev: string;
   readonly created: boolean;
+  readonly class: AcceleratorClass;
   #driver: UserDriver<unknown, Req, Cpl>;
   #handle: unknown;
   #port: DevicePort;
-  #dma: DmaBuffer[] = [];
+  #arena: Arena | undefined;
+  #dma: DeviceMemory[] = [];
   #released = false;
   #releasing: Promise<void> | undefined;
   #onRelease: (() => void | Promise<void>) | undefined;
@@ -69,7 +71,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
 
   /** @internal Built by `requestQueue` (or a test) around an opened device and a driver. */
   constructor(
-    identity: QueueIdentity,
+    identity: Omit<QueueIdentity, "class"> & { readonly class?: AcceleratorClass },
     parts: {
       readonly driver: UserDriver<unknown, Req, Cpl>;
       readonly port: DevicePort;
@@ -84,29 +86,23 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
     this.deviceApi = identity.deviceApi;
     this.mdev = identity.mdev;
     this.created = identity.created;
-    this.#driver = parts.driver;
-    this.#port = parts.port;
+    this.class = identity.class ?? "warpdrive";
+    const port = parts.port;
+    // A port that can go away under the queue (UACCE) is checked before each driver call.
+    this.#driver = guardedDriver(parts.driver, port);
+    this.#port = port;
     this.#onRelease = parts.onRelease;
     this.#handle = parts.driver.open({
       alg: identity.alg,
       device: identity.mdev,
-      regionCount: parts.port.regionCount,
-      mapRegion: (i: number) => parts.port.mapRegion(i),
+      regionCount: port.regionCount,
+      mapRegion: (i: number) => port.mapRegion(i),
+      sva: port.sva === true,
     });
-    const irqIndex = parts.driver.completionIrq;
-    let irq: EventFd | undefined;
-    if (irqIndex !== undefined && parts.tuning?.interrupts !== false && parts.port.interrupt !== undefined) {
-      try {
-        irq = parts.port.interrupt(irqIndex);
-      } catch {
-        // A device (or an older module) without the interrupt: the queue polls instead.
-        irq = undefined;
-      }
-    }
     this.#dispatch = new Dispatcher<Req, Cpl>({
-      driver: parts.driver,
+      driver: this.#driver,
       handle: this.#handle,
-      irq,
+      irq: readinessFor(parts.driver, port, parts.tuning?.interrupts),
       spinMs: spin / 1000,
       backlog,
       label: identity.mdev,
@@ -331,10 +327,13 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
   }
 
   /**
-   * Allocates page-aligned memory mapped for this queue's device (its IOVA goes into
-   * requests). It is freed by its own `close()` or when the queue is released.
+   * Allocates memory this queue's device can use; its `iova` goes into requests. Through
+   * VFIO: page-aligned memory mapped in the IOMMU. UACCE with SVA: page-aligned process
+   * memory, `iova` its address. UACCE without SVA: a span of the arena the driver names
+   * in a device region, `iova` its offset there (64-byte granules). It is freed by its own
+   * `close()` or when the queue is released.
    *
-   * @throws {RangeError} on a bad size.
+   * @throws {RangeError} on a bad size, or when the arena has no room.
    * @throws {SyscallError} ENOMEM when the kernel pins the memory and RLIMIT_MEMLOCK is too low
    *   (the message says how to raise it).
    * @throws {QueueReleasedError} after release.
@@ -347,9 +346,10 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * buf.bytes().set(payload);
    * ```
    */
-  alloc(size: number, options: QueueDmaOptions = {}): DmaBuffer {
-    this.#check("allocate a DMA buffer");
-    const b = this.#port.allocDma(size, options);
+  alloc(size: number, options: QueueDmaOptions = {}): DeviceMemory {
+    this.#check("allocate device memory");
+    const p = this.#port;
+    const b = p.allocDma?.(size, options) ?? (this.#arena ??= arenaOf(this.#driver.bufferArena?.(this.#handle), p, `${this.deviceApi} queue ${this.mdev}`)).alloc(size);
     this.#dma.push(b);
     return b;
   }

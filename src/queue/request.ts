@@ -1,6 +1,7 @@
 /**
  * The whole queue inquiry: enumerate, match, select, take a free mediated device (or
- * create one), open it through VFIO, and hand it to the driver of its `device_api`.
+ * create one) and open it through VFIO, or open a UACCE device's char device, and hand
+ * it to the driver of its `device_api` (UACCE: its `api`).
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { type Candidate, type Criteria, NoAcceleratorError, select, type Selecti
 import { DEFAULT_SYSFS_ROOT, enumerate } from "../sysfs/enumerate.ts";
 import type { Accelerator, AcceleratorType } from "../sysfs/model.ts";
 import { type DeviceOpener, probeIommuTypes, vfioOpener } from "./port.ts";
+import { type UacceOpener, uacceOpener } from "./port_uacce.ts";
 import { Queue } from "./queue.ts";
 import type { QueueTuning } from "./types.ts";
 
@@ -48,6 +50,8 @@ export interface QueueOptions extends Criteria, QueueTuning {
   readonly mdevTimeout?: number;
   /** @internal Opens a mediated device; VFIO by default (tests pass a stand-in). */
   readonly opener?: DeviceOpener;
+  /** @internal Opens a UACCE device; the char device by default (tests pass a stand-in). */
+  readonly uacceOpener?: UacceOpener;
 }
 
 
@@ -63,7 +67,8 @@ function reasonOf(e: unknown): string {
  *
  * Candidates are tried in the order `select` ranks them. For each, every existing
  * mediated device is tried; one whose VFIO group is busy (EBUSY: another process holds
- * it) is skipped. When none is free and `allowCreate` is set, one is created (root only)
+ * it) is skipped. A UACCE device is opened through its char device (one open is one
+ * queue); a full one (its open fails, EBUSY for the dummy driver) is skipped the same way. When none is free and `allowCreate` is set, one is created (root only)
  * where `available_instances` allows. The queue is handed to the driver registered for
  * the type's `device_api`.
  *
@@ -84,17 +89,40 @@ function reasonOf(e: unknown): string {
 export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueOptions): Promise<Queue<Req, Cpl>> {
   const root = options.root ?? DEFAULT_SYSFS_ROOT;
   const devRoot = options.devRoot ?? "/dev";
-  const opener = options.opener ?? vfioOpener;
   const step = options.onStep ?? (() => {});
   options.signal?.throwIfAborted();
 
   const inventory = enumerate({ root, alg: options.alg });
   step({ step: "enumerated", devices: inventory.devices.length, types: inventory.devices.reduce((n, d) => n + d.types.length, 0) });
-  const iommuTypes = options.iommuTypes ?? (options.opener === undefined ? probeIommuTypes(devRoot) : undefined);
+  const vfio = options.opener === undefined && inventory.devices.some((d) => d.class === "warpdrive");
+  const iommuTypes = options.iommuTypes ?? (vfio ? probeIommuTypes(devRoot) : undefined);
   const apis = options.apis ?? registeredDeviceApis();
   const selection = select(inventory, { ...options, apis, ...(iommuTypes === undefined ? {} : { iommuTypes }) });
   step({ step: "selected", selection });
+  return await openSelection<Req, Cpl>(selection, options);
+}
 
+/**
+ * The second half of {@link requestQueue}: opens the first candidate of a selection that
+ * can be had, in rank order. A mediated device busy in another process (EBUSY) or a UACCE
+ * device whose queues are all taken (its open fails, EBUSY in the dummy driver) moves on
+ * to the next; a mediated device is created where allowed.
+ *
+ * @throws {NoAcceleratorError} (`ENODEV`) when no candidate opens, listing each and why.
+ * @internal For callers (and tests) that made the selection themselves.
+ * @example
+ * ```ts
+ * import { enumerate, registeredDeviceApis, select } from "warpdrive";
+ * import { openSelection } from "./request.ts";
+ * const s = select(enumerate({ alg: "copy" }), { alg: "copy", apis: registeredDeviceApis() });
+ * await using q = await openSelection(s, { alg: "copy" });
+ * ```
+ */
+export async function openSelection<Req = unknown, Cpl = unknown>(selection: Selection, options: QueueOptions): Promise<Queue<Req, Cpl>> {
+  const root = options.root ?? DEFAULT_SYSFS_ROOT;
+  const devRoot = options.devRoot ?? "/dev";
+  const opener = options.opener ?? vfioOpener;
+  const step = options.onStep ?? (() => {});
   const outcome = new Map<string, string>();
   // Every failure behind a refused candidate, kept as the final error's cause.
   const failures: unknown[] = [];
@@ -109,6 +137,12 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
     const drv: UserDriver<unknown, Req, Cpl> = driver;
     const busy: string[] = [];
     const identity = { device: device.id, type: type.type, alg: options.alg, deviceApi: type.deviceApi as string };
+    if (device.class === "uacce") {
+      const q = openUacce();
+      if (q !== undefined) return q;
+      outcome.set(key(device, type), busy.join("; "));
+      continue;
+    }
     for (const mdev of type.mdevs) {
       const q = await tryOpen(mdev, false);
       if (q !== undefined) return q;
@@ -165,6 +199,35 @@ export async function requestQueue<Req = unknown, Cpl = unknown>(options: QueueO
         } catch { /* the driver's refusal is the one to report */ }
         if (created) await removeQuietly(mdev);
         busy.push(`the ${identity.deviceApi} driver refused ${mdev}: ${reasonOf(e)}`);
+        return undefined;
+      }
+    }
+    /** One open of the char device is one queue; a full device refuses the open. */
+    function openUacce(): Queue<Req, Cpl> | undefined {
+      const node = `${devRoot}/${device.uacce?.devName ?? device.id}`;
+      let port;
+      try {
+        port = (options.uacceOpener ?? uacceOpener)(device, { devRoot });
+      } catch (e) {
+        failures.push(e);
+        const code = errorCode(e);
+        const reason = code === "EBUSY" || code === "ENOSPC"
+          ? `UACCE device ${node} is full: every queue is taken (open: ${code})`
+          : `UACCE device ${node} could not be opened: ${reasonOf(e)}`;
+        step({ step: "busy", device: device.id, type: type.type, mdev: node, reason });
+        busy.push(reason);
+        return undefined;
+      }
+      try {
+        const q = new Queue<Req, Cpl>({ ...identity, mdev: node, created: false, class: "uacce" }, { driver: drv, port, tuning: options });
+        step({ step: "opened", device: device.id, type: type.type, mdev: node, deviceApi: identity.deviceApi });
+        return q;
+      } catch (e) {
+        failures.push(e);
+        try {
+          port.closeDevice();
+        } catch { /* the driver's refusal is the one to report */ }
+        busy.push(`the ${identity.deviceApi} driver refused ${node}: ${reasonOf(e)}`);
         return undefined;
       }
     }

@@ -8,7 +8,7 @@
  */
 import type { UserDriver } from "../drivers/driver.ts";
 import { closeAll } from "../sys/error.ts";
-import type { DmaBuffer } from "../vfio/dma.ts";
+import type { DeviceMemory } from "./memory.ts";
 import type { DevicePort } from "./port.ts";
 
 /** What a queue hands over to be torn down. */
@@ -17,8 +17,8 @@ export interface TeardownParts {
   readonly driver: UserDriver<unknown, any, any>;
   readonly handle: unknown;
   readonly port: DevicePort;
-  /** The queue's DMA buffers, in the order they were allocated. */
-  readonly dma: readonly DmaBuffer[];
+  /** The queue's device memory (DMA buffers, shared or arena buffers), in the order it was allocated. */
+  readonly dma: readonly DeviceMemory[];
   /** For the error message: `"queue <uuid>"`. */
   readonly label: string;
 }

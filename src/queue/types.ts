@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { AcceleratorClass } from "../sysfs/model.ts";
 
 /** What the queue is, once opened. */
 export interface QueueIdentity {
@@ -15,10 +16,12 @@ export interface QueueIdentity {
   readonly alg: string;
   /** The `device_api`, which chose the driver. */
   readonly deviceApi: string;
-  /** The mediated device's UUID. */
+  /** The mediated device's UUID; for a UACCE device, the char device's path (`/dev/<name>-<id>`). */
   readonly mdev: string;
   /** Whether this queue created the mediated device (it is removed again on release). */
   readonly created: boolean;
+  /** The class of the device: `"warpdrive"` (a mediated device through VFIO) or `"uacce"`. */
+  readonly class: AcceleratorClass;
 }
 
 /** Options of {@link Queue.wait}, {@link Queue.run} and {@link Queue.completions}. */

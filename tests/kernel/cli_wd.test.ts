@@ -45,7 +45,7 @@ test("wd create, pick, priority and remove change the kernel's tree", () => {
   expect(attr("/sys/class/warpdrive/wd_dummy1/wdev/priority")).toBe("5");
   expect(JSON.parse(wd("pick", "--alg", "copy", "--allow-create", "--json").out).device).toBe("wd_dummy0");
   expect(wd("disable", "wd_dummy0").code).toBe(0);
-  expect(wd("pick", "--alg", "copy").code).toBe(1);
+  expect(wd("pick", "--alg", "copy", "--class", "warpdrive").code).toBe(1);
   expect(wd("remove", uuid).code).toBe(0);
   expect(readdirSync(MDEV_DIR)).not.toContain(uuid);
   const bad = wd("create", "--device", "wd_dummy0", "--type", "wd_dummy-copy", "--uuid", uuid);

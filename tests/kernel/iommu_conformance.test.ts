@@ -43,7 +43,7 @@ describe("wdev/iommu", () => {
 
   test("the queue opens with the declared type when the kernel offers it", async () => {
     requireRig();
-    await using q = await requestQueue({ alg: "copy" });
+    await using q = await requestQueue({ alg: "copy", classes: ["warpdrive"] });
     expect(q.mdev).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

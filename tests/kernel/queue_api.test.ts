@@ -275,7 +275,7 @@ describe("requestQueue on the dummy accelerator", () => {
     const uuid = createMdev("wd_dummy1", "wd_dummy-copy");
     const file = script("race", `
       try {
-        const q = await wd.requestQueue({ alg: "copy" });
+        const q = await wd.requestQueue({ alg: "copy", classes: ["warpdrive"] });
         console.log("got " + q.mdev);
         await new Promise((r) => setTimeout(r, 3000));
         await q.release();
@@ -295,7 +295,7 @@ describe("requestQueue on the dummy accelerator", () => {
     const uuid = createMdev("wd_dummy0", "wd_dummy-copy");
     const before = counter(uuid, "reclaims");
     const file = script("hold", `
-      const q = await wd.requestQueue({ alg: "copy" });
+      const q = await wd.requestQueue({ alg: "copy", classes: ["warpdrive"] });
       const b = q.alloc(4096);
       for (let i = 0; i < 10; i++) { q.send({ op: "copy", id: i, src: b.iova, dst: b.iova + 2048n, len: 64 }); await q.wait({ timeout: 10000 }); }
       console.log("holding " + q.mdev);

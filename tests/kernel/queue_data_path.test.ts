@@ -331,7 +331,7 @@ describe("mediated devices off the main thread", () => {
     await Bun.write(
       file,
       `import * as wd from ${JSON.stringify(new URL("../../mod.ts", import.meta.url).pathname)};
-const q = await wd.requestQueue({ alg: "copy" });
+const q = await wd.requestQueue({ alg: "copy", classes: ["warpdrive"] });
 console.log("holding", q.mdev);
 await new Promise(() => {});`,
     );

@@ -78,3 +78,11 @@ describe("_IOC encodings", () => {
     expect(_IO(0x3b, 100)).toBe(_IO(";", 100));
   });
 });
+
+describe("UACCE ioctl numbers and constants", () => {
+  test("are the pinned literals of <misc/uacce/uacce.h>: START_Q 0x5700, PUT_Q 0x5701", () => {
+    expect(vfio.UACCE_CMD_START_Q).toBe(0x5700);
+    expect(vfio.UACCE_CMD_PUT_Q).toBe(0x5701);
+    expect([vfio.UACCE_QFRT_MMIO, vfio.UACCE_QFRT_DUS, vfio.UACCE_MAX_REGION, vfio.UACCE_DEV_SVA]).toEqual([0, 1, 2, 1]);
+  });
+});

@@ -17,6 +17,7 @@ const MAX_ROOT_EXPORTS = 80;
  * may use, src/version.ts and src/_runtime.ts). The diagram, top to bottom:
  *
  *   cli/ ──► queue/ ──► vfio/ ──► sys/ ──► abi/
+ *              ├──► uacce/ ──► sys/, abi/   (a UACCE queue's char device)
  *   testing/ ──► sysfs/   (warpdrive/testing: fixtures for the user's tests)
  *              ├──► select/ ──► sysfs/ ──► sys/
  *              ├──► mdev/   ──► sysfs/
@@ -24,12 +25,13 @@ const MAX_ROOT_EXPORTS = 80;
  */
 const ALLOWED: Record<string, readonly string[]> = {
   cli: ["queue", "select", "mdev", "drivers", "sysfs", "vfio", "sys", "abi"],
-  queue: ["select", "mdev", "drivers", "sysfs", "vfio", "sys", "abi"],
+  queue: ["select", "mdev", "drivers", "sysfs", "vfio", "uacce", "sys", "abi"],
   select: ["sysfs", "abi"],
   mdev: ["sysfs", "sys"],
   drivers: ["sys", "abi"],
   sysfs: ["sys"],
   vfio: ["sys", "abi"],
+  uacce: ["sys", "abi"],
   sys: ["abi"],
   abi: [],
   testing: ["sysfs"],
