@@ -82,7 +82,7 @@ function uacceLines(d: Accelerator, out: string[]): void {
 
 async function listText(inv: Inventory, verbose: boolean): Promise<string> {
   const { describeFlags, formatFlags } = await import("../sysfs/parse.ts");
-  const { whereRead } = await import("../select/select.ts");
+  const { whereRead } = await import("../sysfs/errors.ts");
   if (inv.devices.length === 0) return `No accelerators in ${whereRead(inv)}`;
   const out: string[] = [];
   for (const d of inv.devices) {

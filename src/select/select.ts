@@ -8,6 +8,7 @@
  */
 import { iommuTypeName, VFIO_NOIOMMU_IOMMU } from "../abi/vfio.ts";
 import type { Accelerator, AcceleratorClass, AcceleratorType, Inventory } from "../sysfs/model.ts";
+import { whereRead } from "../sysfs/errors.ts";
 import { formatFlags, LEVEL_MAX, naturalCompare, PRIORITY_MAX, PRIORITY_MIN } from "../sysfs/parse.ts";
 import { NEUTRAL_LEVEL, NEUTRAL_PRIORITY, uacceRankReason, uacceRejection } from "./uacce.ts";
 
@@ -338,10 +339,4 @@ function noneMessage(inv: Inventory, c: Criteria, rejected: readonly Candidate[]
   }
   const what = relevant.length === 0 ? "no type has that name" : `${relevant.length} candidate(s) rejected`;
   return `${head} that can be used: ${what}\n${lines.join("\n")}`;
-}
-
-/** The class directories read, for messages: `/sys/class/warpdrive and /sys/class/uacce (absent)`. */
-export function whereRead(inv: Inventory): string {
-  const dirs = inv.classDirs ?? [{ path: inv.classDir, present: true }];
-  return dirs.map((d) => `${d.path}${d.present ? "" : " (absent)"}`).join(" and ");
 }

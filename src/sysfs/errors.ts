@@ -1,9 +1,10 @@
 /**
- * Errors raised while reading or writing a WarpDrive sysfs tree.
+ * Errors raised while reading or writing a sysfs tree, and how messages name what was read.
  *
  * @module
  */
 import { errorCode } from "../sys/errno.ts";
+import type { Inventory } from "./model.ts";
 
 /** What a system call failure adds to a {@link SysfsError}, read from its cause. */
 function syscallOf(cause: unknown): { errno: number | undefined; syscall: string | undefined } {
@@ -84,4 +85,10 @@ export function describeCode(code: string): string {
     default:
       return `cannot be read (${code})`;
   }
+}
+
+/** The class directories read, for messages: `/sys/class/warpdrive and /sys/class/uacce (absent)`. */
+export function whereRead(inv: Inventory): string {
+  const dirs = inv.classDirs ?? [{ path: inv.classDir, present: true }];
+  return dirs.map((d) => `${d.path}${d.present ? "" : " (absent)"}`).join(" and ");
 }
