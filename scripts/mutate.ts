@@ -222,6 +222,9 @@ export const MUTATIONS: readonly Mutation[] = [
   { id: "emu-no-overlap-check", rule: "the emulator refuses overlapping copies as the module does", file: EMU, find: "\t\tif (src < dst + len && dst < src + len)\n", replace: "\t\tif (0)\n" },
   { id: "emu-unmapped-pages-reachable", rule: "the emulator reaches only DMA pages mapped (handed out and not freed)", file: EMU, find: "\t\tif (!map[p]) {", replace: "\t\tif (!map[p] && 0) {" },
   { id: "poll-ignores-events", rule: "pollNow asks poll(2) for the caller's events", file: "src/sys/poll.ts", find: "shorts[0] = events;", replace: "shorts[0] = 0;" },
+  { id: "args-dash-value-taken", rule: "an option's value from the next word must not look like an option", file: "src/cli/args.ts", find: "if (!inline && optionLike(value)) throw", replace: "if (false && optionLike(value)) throw" },
+  { id: "args-negative-as-option", rule: "a negative whole number on the command line is a word, not a short option", file: "src/cli/args.ts", find: "if ((given && NEGATIVE.test(arg)) ||", replace: "if ((given && false) ||" },
+  { id: "args-value-letter-in-group", rule: "in -xyz a letter taking a value gets the rest of the group", file: "src/cli/args.ts", find: 'if (specOf(longOf(l))?.type !== "string" || j === arg.length - 1) words.push', replace: "if (true) words.push" },
 ];
 
 /** Applies a mutation to a file's text; throws when its text is not there exactly once. */

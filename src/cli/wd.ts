@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { VERSION } from "../version.ts";
+import { ArgsError, parseArgv } from "./args.ts";
 import {
   type CliIo,
   type Command,
@@ -48,25 +48,6 @@ export function findCommand(name: string): Command {
   throw new UsageError(`unknown command ${JSON.stringify(name)}${near ? ` (did you mean ${near.name}?)` : ""}; wd help lists them`);
 }
 
-/**
- * One line from a `parseArgs` refusal. Its messages can run over several lines ("…is
- * ambiguous. Did you forget…? To specify…"); the option it is about is what matters.
- */
-function argsMessage(e: unknown, command: string | undefined): string {
-  const message = e instanceof Error ? e.message : String(e);
-  const code = (e as { code?: unknown }).code;
-  const option = /'(-[^' ]+)/.exec(message)?.[1];
-  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option !== undefined) {
-    return /ambiguous/.test(message)
-      ? `${option} needs a value (for a value that starts with a dash, write ${option}=VALUE)`
-      : `${option} takes ${/argument missing/.test(message) ? "a value, and none was given" : "no value"}`;
-  }
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option !== undefined) {
-    return `unknown option ${option}; wd help${command ? ` ${command}` : ""} lists the options`;
-  }
-  return oneLine(message.replace(/\. To specify.*$/s, ""));
-}
-
 /** Joins the lines of a message into one. */
 function oneLine(text: string): string {
   return text.split(/\s*\n\s*/).filter((l) => l !== "").join("; ");
@@ -92,24 +73,13 @@ function splitCommand(argv: readonly string[]): { command: string | undefined; r
 }
 
 function parse(rest: readonly string[], options: Readonly<Record<string, OptionDef>>, command: string | undefined): { values: Values; args: string[] } {
-  // parseArgs would read a negative number ("wd priority acc0 -7") as short options.
-  const NEG = "\u0001";
-  const unmask = (x: string): string => (x.startsWith(NEG) ? x.slice(1) : x);
-  const spec: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> = {};
-  for (const [k, o] of Object.entries(options)) {
-    spec[k] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) };
-  }
-  let parsed;
   try {
-    parsed = parseArgs({ args: rest.map((a) => (/^-\d+$/.test(a) ? NEG + a : a)), options: spec, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgv(rest, options);
+    return { values, args: positionals };
   } catch (e) {
-    throw new UsageError(argsMessage(e, command));
+    if (!(e instanceof ArgsError)) throw e;
+    throw new UsageError(e.kind === "unknown" ? `${e.message}; wd help${command ? ` ${command}` : ""} lists the options` : e.message);
   }
-  const values: Record<string, string | boolean | string[] | undefined> = {};
-  for (const [k, x] of Object.entries(parsed.values)) {
-    values[k] = typeof x === "string" ? unmask(x) : Array.isArray(x) ? x.map((y) => unmask(String(y))) : x as boolean | undefined;
-  }
-  return { values, args: parsed.positionals.map(unmask) };
 }
 
 function print(io: CliIo, doc: Readonly<Record<string, unknown>>): void {
