@@ -26,7 +26,7 @@ const only = argv.length === 1 ? argv[0] : undefined;
 if (only === "--version" || only === "-V") {
   await answer(VERSION);
 } else if (only === "--help" || only === "-h" || only === "help") {
-  await answer((await import("../src/cli/help.ts")).overviewHelp());
+  await answer((await import("../src/cli/table.ts")).overviewHelp());
 } else {
   await runMain();
 }

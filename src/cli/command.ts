@@ -59,12 +59,12 @@ export interface Context {
   readonly json: boolean;
   /** The sysfs root: `--sysfs`, else `WD_SYSFS_ROOT`, else `/sys` (the environment is read only here). */
   readonly root: () => string;
-  /** Every command, for `help` and `completion`. */
-  readonly commands: readonly Command[];
+  /** Every command, for `help` and `completion` (loaded when asked). */
+  readonly commands: () => Promise<readonly Command[]>;
   /** The options every command takes. */
   readonly globalOptions: Readonly<Record<string, OptionDef>>;
   /** The overview help, or one command's (a `UsageError` for an unknown name). */
-  readonly help: (command?: string) => string;
+  readonly help: (command?: string) => Promise<string>;
 }
 
 /** What a handler returns: the JSON document (without `schema`), the text, the exit code. */
@@ -134,11 +134,4 @@ export function usageOf(c: Command): string {
     return a.optional ? `[${name}]` : name;
   });
   return ["wd", c.name, ...args, ...opts].join(" ");
-}
-
-/** Lays out rows of cells in columns two spaces apart. */
-export function pad(rows: readonly (readonly string[])[]): string[] {
-  const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  "));
 }

@@ -10,6 +10,7 @@
  */
 import type { DummyRequest } from "../drivers/wd_dummy_v1.ts";
 import { type Command, int, str, UsageError } from "./command.ts";
+import { entry } from "./table.ts";
 
 /** How to make benchmark requests for one `device_api`: a request per slot, or why not. */
 type RequestMaker = (alg: string, id: number, src: number, dst: number, len: number) => DummyRequest | undefined;
@@ -27,8 +28,7 @@ export function percentile(sorted: Float64Array, p: number): number {
 }
 
 const bench: Command = {
-  name: "bench",
-  summary: "requests through a real queue: requests/s, MB/s, latency p50/p99",
+  ...entry("bench"),
   details: `Opens a queue as an application would (the inquiry of wd pick, then VFIO; root or
 access to /dev/vfio), keeps --depth requests of --size bytes in flight for --seconds, and
 checks every completion's status. Latency is from the send to the poll that reaped the

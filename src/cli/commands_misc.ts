@@ -5,21 +5,20 @@
  * @module
  */
 import { type Command, type OptionDef, UsageError } from "./command.ts";
-import { BENCH_COMMAND } from "./commands_bench.ts";
+import { entry } from "./table.ts";
 
 const help: Command = {
-  name: "help",
-  summary: "the overview, or one command's options",
+  ...entry("help"),
   options: {},
   args: [{ name: "COMMAND", optional: true, help: "the command to explain" }],
   sysfs: false,
-  run(ctx) {
+  async run(ctx) {
     const name = ctx.args[0];
-    const text = ctx.help(name);
+    const text = await ctx.help(name);
     const json = name === undefined
-      ? { commands: ctx.commands.map((c) => ({ name: c.name, summary: c.summary })) }
+      ? { commands: (await ctx.commands()).map((c) => ({ name: c.name, summary: c.summary })) }
       : { command: name, help: text };
-    return Promise.resolve({ json, text });
+    return { json, text };
   },
 };
 
@@ -145,25 +144,24 @@ export function zshCompletion(commands: readonly Command[], globals: Options): s
 }
 
 const completion: Command = {
-  name: "completion",
-  summary: "print a shell completion script",
+  ...entry("completion"),
   details: `bash: eval "$(wd completion bash)" in ~/.bashrc, or save it as
 /etc/bash_completion.d/wd. zsh: save it as _wd in a directory of $fpath, or
 eval "$(wd completion zsh)" after compinit. Devices and UUIDs complete from the tree.`,
   options: {},
   args: [{ name: "SHELL", choices: ["bash", "zsh"], help: "bash or zsh" }],
   sysfs: false,
-  run(ctx) {
+  async run(ctx) {
     const shell = ctx.args[0];
     if (shell !== "bash" && shell !== "zsh") throw new UsageError(`completion ${JSON.stringify(shell)}: give bash or zsh`);
-    const script = shell === "bash" ? bashCompletion(ctx.commands, ctx.globalOptions) : zshCompletion(ctx.commands, ctx.globalOptions);
-    return Promise.resolve({ json: { shell, script }, text: script.trimEnd() });
+    const commands = await ctx.commands();
+    const script = shell === "bash" ? bashCompletion(commands, ctx.globalOptions) : zshCompletion(commands, ctx.globalOptions);
+    return { json: { shell, script }, text: script.trimEnd() };
   },
 };
 
 const sample: Command = {
-  name: "sample",
-  summary: "write a sample sysfs tree to try wd without an accelerator",
+  ...entry("sample"),
   details: `Three WarpDrive accelerators (one disabled), two algorithms, one malformed attribute,
 and two UACCE devices (/sys/class/uacce: one offering copy and crc32, one with no free
 queue), laid out as the kernel lays them out. DIR must be new or empty. Then: wd list
@@ -188,5 +186,5 @@ queue), laid out as the kernel lays them out. DIR must be new or empty. Then: wd
   },
 };
 
-/** `help`, `bench`, `sample` and `completion`. */
-export const MISC_COMMANDS: readonly Command[] = [BENCH_COMMAND, sample, completion, help];
+/** `sample`, `completion` and `help`. */
+export const MISC_COMMANDS: readonly Command[] = [sample, completion, help];

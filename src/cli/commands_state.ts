@@ -6,12 +6,12 @@
  */
 import type { Step } from "../mdev/state.ts";
 import { type Command, UsageError } from "./command.ts";
+import { entry } from "./table.ts";
 
 const stepJson = (s: Step): Record<string, unknown> => ({ ...s });
 
 const apply: Command = {
-  name: "apply",
-  summary: "make the tree as a state file says: priorities, zones, mediated devices (root)",
+  ...entry("apply"),
   details: `FILE is JSON, as wd save prints it:
   {"schema": 1, "devices": {"DEV": {"priority": N|"disabled", "zone": N,
                                     "types": {"TYPE_DIR": {"mdevs": COUNT|[UUID, ...]}}}}}
@@ -63,8 +63,7 @@ priorities and zones restored) and the error names the failed step. "-" reads st
 };
 
 const save: Command = {
-  name: "save",
-  summary: "print the tree's state in the format wd apply reads",
+  ...entry("save"),
   details: `Every device's priority ("disabled" when outside [-100, 99]) and zone, and every
 type's mediated devices by UUID. wd apply of what wd save printed changes nothing; at boot
 it recreates the same mediated devices with the same UUIDs. The output is JSON with or

@@ -6,7 +6,8 @@
  */
 import type { Criteria, Selection } from "../select/select.ts";
 import type { Accelerator, AcceleratorClass, AcceleratorType, Inventory } from "../sysfs/model.ts";
-import { type Command, EXIT_FAILED, int, pad, str, UsageError, type Values } from "./command.ts";
+import { type Command, EXIT_FAILED, int, str, UsageError, type Values } from "./command.ts";
+import { entry, pad } from "./table.ts";
 
 const show = (v: number | string | null): string => (v === null ? "?" : String(v));
 
@@ -124,8 +125,7 @@ async function barrierJson(): Promise<Record<string, unknown>> {
 }
 
 const list: Command = {
-  name: "list",
-  summary: "list the accelerators, their types and mediated devices",
+  ...entry("list"),
   details: `Both classes are listed: /sys/class/warpdrive, then /sys/class/uacce (a UACCE
 device shows its NUMA node, api, flags, free queues, region sizes, isolation and
 algorithms). CAPS decodes flags: the framework's low 8 bits by name (SHARE_ALL, SGL_MEM),
@@ -206,8 +206,7 @@ export function candidatesText(cs: Selection["candidates"]): string {
 }
 
 const pick: Command = {
-  name: "pick",
-  summary: "choose the accelerator a queue request would get, and say why",
+  ...entry("pick"),
   details: `Without --api, the accepted device_apis are those with a registered user-space
 driver. --allow-create accepts types with no mediated device but free instances.
 --allow-noiommu accepts devices whose wdev/iommu declares VFIO_NOIOMMU_IOMMU (no DMA
@@ -270,8 +269,7 @@ the NUMA node, available_instances 0 or isolate 1 rejects, --flags 0x2 (SGL_MEM)
 };
 
 const create: Command = {
-  name: "create",
-  summary: "create a mediated device (root)",
+  ...entry("create"),
   details: "Prints the new device's UUID. Checks that the type has free instances first.",
   options: {
     device: { type: "string", value: "DEV", required: true, help: "the accelerator (see wd list)" },
@@ -292,8 +290,7 @@ const create: Command = {
 };
 
 const remove: Command = {
-  name: "remove",
-  summary: "remove a mediated device (root)",
+  ...entry("remove"),
   options: {},
   args: [{ name: "UUID", help: "the mediated device", complete: "uuid" }],
   sysfs: true,
@@ -306,8 +303,7 @@ const remove: Command = {
 };
 
 const priority: Command = {
-  name: "priority",
-  summary: "set a device's priority, in [-100, 99]; smaller is preferred (root)",
+  ...entry("priority"),
   options: {},
   args: [{ name: "DEV", help: "the accelerator", complete: "device" }, { name: "N", help: "the priority, in [-100, 99]" }],
   sysfs: true,
@@ -321,8 +317,7 @@ const priority: Command = {
 };
 
 const disable: Command = {
-  name: "disable",
-  summary: "take a device out of choice (a priority outside the range) (root)",
+  ...entry("disable"),
   details: "wd priority DEV N with N in range enables it again.",
   options: {},
   args: [{ name: "DEV", help: "the accelerator", complete: "device" }],
@@ -336,8 +331,7 @@ const disable: Command = {
 };
 
 const zone: Command = {
-  name: "zone",
-  summary: "set a device's zone (root)",
+  ...entry("zone"),
   options: {},
   args: [{ name: "DEV", help: "the accelerator", complete: "device" }, { name: "N", help: "the zone, a C int" }],
   sysfs: true,

@@ -3,8 +3,9 @@
  *
  * The only module that prints or reads argv. {@link main} resolves to the exit code, so
  * tests can run it in-process; `bin/wd.ts` is the executable that runs it for real. The
- * commands are the table in {@link COMMANDS}: each one's help, options and handler are
- * defined together, and the parser, the help and the shell completion are built from it.
+ * commands are listed in `table.ts` and each is defined once (help, options and handler
+ * together) in the file the table names; the parser, the help and the shell completion are
+ * built from those definitions, and a command line loads only the one it runs.
  *
  * @module
  */
@@ -22,10 +23,12 @@ import {
   usageOf,
   type Values,
 } from "./command.ts";
-import { COMMANDS, commandHelp, GLOBAL_OPTIONS, helpJson, overviewHelp } from "./help.ts";
+import { loadCommand, loadCommands } from "./commands.ts";
+import { ENTRIES, GLOBAL_OPTIONS, overviewHelp } from "./table.ts";
 
 export { type CliIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./command.ts";
-export { COMMANDS, commandHelp, GLOBAL_OPTIONS, helpJson, overviewHelp } from "./help.ts";
+export { loadCommand, loadCommands } from "./commands.ts";
+export { GLOBAL_OPTIONS, overviewHelp } from "./table.ts";
 
 /** Edit distance (insert, delete, substitute), for "did you mean". */
 function distance(a: string, b: string): number {
@@ -40,11 +43,10 @@ function distance(a: string, b: string): number {
   return row[b.length] as number;
 }
 
-/** Finds a command by name, or throws a `UsageError` that suggests the nearest. */
-export function findCommand(name: string): Command {
-  const c = COMMANDS.find((x) => x.name === name);
-  if (c !== undefined) return c;
-  const near = COMMANDS.find((x) => distance(x.name, name) <= 2);
+/** Loads a command by name, or throws a `UsageError` that suggests the nearest. */
+export async function findCommand(name: string): Promise<Command> {
+  if (ENTRIES.some((x) => x.name === name)) return await loadCommand(name);
+  const near = ENTRIES.find((x) => distance(x.name, name) <= 2);
   throw new UsageError(`unknown command ${JSON.stringify(name)}${near ? ` (did you mean ${near.name}?)` : ""}; wd help lists them`);
 }
 
@@ -97,16 +99,17 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       return EXIT_OK;
     }
     if (values["help"]) {
-      if (json) print(io, helpJson());
+      if (json) print(io, (await import("./help.ts")).helpJson(await loadCommands()));
       else io.out(overviewHelp());
       return EXIT_OK;
     }
     throw new UsageError("no command given; wd help lists them");
   }
-  const cmd = findCommand(command);
+  const cmd = await findCommand(command);
   const { values, args } = parse(rest, { ...GLOBAL_OPTIONS, ...cmd.options }, command);
   const json = values["json"] === true;
   if (values["help"]) {
+    const { commandHelp } = await import("./help.ts");
     if (json) print(io, { command: cmd.name, usage: usageOf(cmd), help: commandHelp(cmd) });
     else io.out(commandHelp(cmd));
     return EXIT_OK;
@@ -127,8 +130,8 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     args,
     io,
     json,
-    commands: COMMANDS,
-    help: (name) => (name === undefined ? overviewHelp() : commandHelp(findCommand(name))),
+    commands: loadCommands,
+    help: async (name) => (name === undefined ? overviewHelp() : (await import("./help.ts")).commandHelp(await findCommand(name))),
     globalOptions: GLOBAL_OPTIONS,
     root: () => {
       const given = values["sysfs"];
@@ -150,9 +153,9 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
  * Whether the command line asks for JSON: a `--json` before any `--` that is not the
  * value of an option taking one (`wd pick --alg --json` is a missing value, reported as text).
  */
-export function wantsJson(argv: readonly string[]): boolean {
+export function wantsJson(argv: readonly string[], commands: readonly Command[]): boolean {
   const valued = new Set<string>();
-  for (const o of [GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options)]) {
+  for (const o of [GLOBAL_OPTIONS, ...commands.map((c) => c.options)]) {
     for (const [name, d] of Object.entries(o)) if (d.type === "string") valued.add(`--${name}`);
   }
   for (let i = 0; i < argv.length && argv[i] !== "--"; i++) {
@@ -187,7 +190,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const candidates = (e as { candidates?: unknown } | null)?.candidates;
     const isNoAccel = (e as Error | null)?.name === "NoAcceleratorError" && Array.isArray(candidates);
     const [head = "", ...more] = message.split("\n");
-    if (wantsJson(argv)) {
+    if (argv.includes("--json") && wantsJson(argv, await loadCommands())) {
       const error: Record<string, unknown> = { code, message: isNoAccel ? head : oneLine(message) };
       const step = (e as { step?: unknown } | null)?.step;
       if (step !== undefined) error["step"] = step;

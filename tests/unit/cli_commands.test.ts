@@ -5,7 +5,10 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { COMMANDS, main } from "../../src/cli/wd.ts";
+import { ENTRIES } from "../../src/cli/table.ts";
+import { loadCommands, main } from "../../src/cli/wd.ts";
+
+const COMMANDS = await loadCommands();
 import { enumerate } from "../../src/sysfs/enumerate.ts";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
 import { VERSION } from "../../src/version.ts";
@@ -31,6 +34,28 @@ const tree = () =>
 const wdev = (root: string, dev: string, attr: string): string => fs.readFileSync(path.join(root, "class", "warpdrive", dev, "wdev", attr), "utf8");
 
 describe("help, defined with each command", () => {
+  test("the table lists every defined command once, in the file it names, and the overview lists the table", async () => {
+    const [tree, state, misc, bench] = await Promise.all([
+      import("../../src/cli/commands_tree.ts"),
+      import("../../src/cli/commands_state.ts"),
+      import("../../src/cli/commands_misc.ts"),
+      import("../../src/cli/commands_bench.ts"),
+    ]);
+    const defined: Record<string, string[]> = {
+      tree: tree.TREE_COMMANDS.map((c) => c.name),
+      state: state.STATE_COMMANDS.map((c) => c.name),
+      misc: misc.MISC_COMMANDS.map((c) => c.name),
+      bench: [bench.BENCH_COMMAND.name],
+    };
+    const listed: Record<string, string[]> = {};
+    for (const e of ENTRIES) (listed[e.group] ??= []).push(e.name);
+    for (const g of Object.keys(defined)) expect([g, [...(defined[g] ?? [])].sort()]).toEqual([g, [...(listed[g] ?? [])].sort()]);
+    expect(new Set(ENTRIES.map((e) => e.name)).size).toBe(ENTRIES.length);
+    expect(COMMANDS.map((c) => [c.name, c.summary])).toEqual(ENTRIES.map((e) => [e.name, e.summary]));
+    const overview = (await wd(["help"])).out;
+    const at = ENTRIES.map((e) => overview.indexOf(`\n  ${e.name} `));
+    expect(at.every((x, i) => x > 0 && (i === 0 || x > (at[i - 1] as number)))).toBe(true);
+  });
   test("wd help CMD and wd CMD --help print the same text, built from the command's own options", async () => {
     for (const c of COMMANDS) {
       const a = await wd(["help", c.name]);

@@ -5,7 +5,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import * as path from "node:path";
-import { main, wantsJson } from "../../src/cli/wd.ts";
+import { loadCommands, main, wantsJson } from "../../src/cli/wd.ts";
+
+const COMMANDS = await loadCommands();
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
 import { check } from "./_fc.ts";
 
@@ -99,7 +101,7 @@ function expectWellBehaved(argv: readonly string[], code: number | null, err: st
   const label = JSON.stringify(argv);
   expect([label, [0, 1, 2].includes(code as number)]).toEqual([label, true]);
   expect([label, /^\s+at /m.test(err)]).toEqual([label, false]);
-  if (wantsJson(argv)) {
+  if (wantsJson(argv, COMMANDS)) {
     // Under --json every outcome is one JSON document on stdout; a failure is {"error": …}
     // with the same exit code, and nothing on stderr.
     const doc = JSON.parse(out);
