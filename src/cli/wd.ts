@@ -171,6 +171,15 @@ export function classify(e: unknown): { code: string; exit: number } {
   return { code: typeof code === "string" && /^[A-Z][A-Z0-9_]*$/.test(code) ? code : "EFAILED", exit: EXIT_FAILED };
 }
 
+/** Whether WD_DEBUG=1; a runtime that may not read the environment (Deno without --allow-env) is not debugging. */
+function debugging(io: CliIo): boolean {
+  try {
+    return io.env["WD_DEBUG"] === "1";
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Runs the `wd` command line and resolves to its exit code: 0 done, 1 nothing found or the
  * operation failed, 2 bad usage.
@@ -205,7 +214,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     } else {
       io.err(`wd: ${oneLine(message)}`);
     }
-    if (io.env["WD_DEBUG"] === "1" && e instanceof Error && e.stack) io.err(e.stack);
+    if (debugging(io) && e instanceof Error && e.stack) io.err(e.stack);
     return exit;
   }
 }

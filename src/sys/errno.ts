@@ -4,14 +4,27 @@
  * @module
  */
 
-import { constants } from "node:os";
+import { builtin } from "../_runtime.ts";
 
 /** Aliases that share a number with a better-known name; the better-known one wins. */
 const PREFERRED: readonly string[] = ["EAGAIN", "EDEADLK", "EOPNOTSUPP"];
 
-const byNumber: Map<number, string> = new Map();
-for (const [name, value] of Object.entries(constants.errno as Record<string, number>)) {
-  if (!byNumber.has(value) || PREFERRED.includes(name)) byNumber.set(value, name);
+/** The runtime's errno table, read on first use (reading sysfs never needs it). */
+let table: Readonly<Record<string, number>> | undefined;
+let byNumber: Map<number, string> | undefined;
+
+function errnoTable(): Readonly<Record<string, number>> {
+  return (table ??= builtin("node:os").constants.errno as Record<string, number>);
+}
+
+function names(): Map<number, string> {
+  if (byNumber === undefined) {
+    byNumber = new Map();
+    for (const [name, value] of Object.entries(errnoTable())) {
+      if (!byNumber.has(value) || PREFERRED.includes(name)) byNumber.set(value, name);
+    }
+  }
+  return byNumber;
 }
 
 /**
@@ -27,7 +40,7 @@ for (const [name, value] of Object.entries(constants.errno as Record<string, num
  * ```
  */
 export function errnoName(errno: number): string {
-  return byNumber.get(errno) ?? `E${errno}`;
+  return names().get(errno) ?? `E${errno}`;
 }
 
 /**
@@ -44,7 +57,7 @@ export function errnoName(errno: number): string {
  * ```
  */
 export function errnoValue(name: string): number {
-  const v = (constants.errno as Record<string, number | undefined>)[name];
+  const v = (errnoTable() as Record<string, number | undefined>)[name];
   if (v === undefined) throw new RangeError(`Cannot find errno "${name}": not a known errno name`);
   return v;
 }

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import * as path from "node:path";
 import { describeCode, errnoCode, SysfsError } from "./errors.ts";
 import type { Accelerator, AcceleratorClass, AcceleratorType, ClassDir, Inventory } from "./model.ts";
 import {
@@ -49,9 +48,27 @@ export interface EnumerateOptions {
   readonly reader?: SysfsReader;
 }
 
-/** Returns `<root>/class/warpdrive`, or the directory of another class (`<root>/class/uacce`). */
+/**
+ * `p` with "." and ".." resolved and repeated slashes made one, as `path.posix.normalize`
+ * gives it (without a trailing slash, which no caller passes): no `node:path`, which Deno
+ * would load its compatibility layer for.
+ */
+function normalize(p: string): string {
+  const absolute = p.startsWith("/");
+  const out: string[] = [];
+  for (const seg of p.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg !== "..") out.push(seg);
+    else if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
+    else if (!absolute) out.push("..");
+  }
+  const joined = out.join("/");
+  return absolute ? `/${joined}` : joined === "" ? "." : joined;
+}
+
+/** Returns `<root>/class/warpdrive`, or the directory of another class (`<root>/class/uacce`), as `path.join` would. */
 export function classDirOf(root: string, cls: AcceleratorClass = "warpdrive"): string {
-  return path.join(root, "class", cls);
+  return normalize(root === "" ? `class/${cls}` : `${root}/class/${cls}`);
 }
 
 interface Ctx {

@@ -25,4 +25,4 @@ export {
   type FixtureUacceDevice,
   makeSysfs,
 } from "../sysfs/fixture.ts";
-export { ATTRIBUTE_MAX_BYTES, type Entry, type EntryKind, nodeReader, type SysfsReader } from "../sysfs/reader.ts";
+export { ATTRIBUTE_MAX_BYTES, type Entry, type EntryKind, nodeFsReader, nodeReader, type SysfsReader } from "../sysfs/reader.ts";

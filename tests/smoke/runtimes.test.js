@@ -6,6 +6,7 @@
 // Plain JavaScript with node:test, because Node 20 cannot run TypeScript and Deno and Bun
 // run node:test suites as they are. package.json "test:smoke" has the exact commands.
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -15,7 +16,7 @@ import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as root from "warpdrive";
 import { enumerate, NoAcceleratorError, select } from "warpdrive";
-import { makeSysfs } from "warpdrive/testing";
+import { makeSysfs, nodeFsReader, nodeReader } from "warpdrive/testing";
 import * as sys from "warpdrive/sys";
 import {
   ClosedError,
@@ -91,6 +92,59 @@ test("enumerate and select read a fixture tree and choose the preferred accelera
     tree.close();
   }
   assert.equal(fs.existsSync(tree.root), false);
+});
+
+test("the file system reader of this runtime reads a hostile tree exactly as the node:fs reader does", () => {
+  // Under Deno, nodeReader reads through the Deno namespace (no node: layer at start-up);
+  // elsewhere it is the node:fs reader itself.
+  assert.equal(nodeReader === nodeFsReader, deno === undefined);
+  const tree = makeSysfs({
+    devices: [
+      { id: "acc0", priority: 5, types: [{ name: "copy", mdevs: [M1], wdType: null, latency: null }, { name: "csum" }] },
+      { id: "acc1", types: [{ name: "copy" }] },
+    ],
+    uacce: [{ id: "uacce_dummy-0", algorithms: ["copy", "crc32"] }],
+  });
+  try {
+    const type = path.join(tree.root, "devices", "warpdrive", "acc0", "mdev_supported_types", "wd_dummy-copy");
+    assert.equal(spawnSync("mkfifo", [path.join(type, "wd_type")]).status, 0); // a FIFO: must not hang
+    fs.mkdirSync(path.join(type, "latency")); // a directory in place of an attribute
+    fs.writeFileSync(path.join(tree.root, "devices", "warpdrive", "acc0", "wdev", "priority"), "7".repeat(5000)); // over one page
+    fs.symlinkSync(path.join(tree.root, "nowhere"), path.join(tree.root, "class", "warpdrive", "gone")); // dangling
+    fs.writeFileSync(Buffer.from(`${path.join(tree.root, "class", "warpdrive")}/bad\xff`, "latin1"), ""); // not UTF-8
+    const errorOf = (f) => {
+      try {
+        f();
+      } catch (e) {
+        // The wording after the code is the system's (libuv's or the OS's); SysfsError's own
+        // messages, which users see, are built from the code and the path.
+        return { name: e.name, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message.split(":")[0] };
+      }
+      return "no error";
+    };
+    for (const reader of [nodeReader, nodeFsReader]) assert.ok(reader.list(tree.root).length > 0);
+    for (const alg of [undefined, "copy"]) {
+      assert.deepEqual(enumerate({ root: tree.root, alg, reader: nodeReader }), enumerate({ root: tree.root, alg, reader: nodeFsReader }));
+    }
+    const missing = path.join(tree.root, "missing");
+    for (const [what, f] of [
+      ["a missing attribute", (r) => r.readAttribute(missing)],
+      ["a directory read as an attribute", (r) => r.readAttribute(tree.root)],
+      ["an attribute over a page", (r) => r.readAttribute(path.join(tree.root, "devices", "warpdrive", "acc0", "wdev", "priority"))],
+      ["a file listed as a directory", (r) => r.list(path.join(type, "name"))],
+      ["a missing directory", (r) => r.list(missing)],
+      ["a dangling link followed", (r) => r.kindOf(path.join(tree.root, "class", "warpdrive", "gone"))],
+    ]) {
+      const want = errorOf(() => f(nodeFsReader));
+      assert.notEqual(want, "no error", what);
+      assert.deepEqual(errorOf(() => f(nodeReader)), want, what);
+    }
+    assert.deepEqual(errorOf(() => enumerate({ root: missing, reader: nodeReader })), errorOf(() => enumerate({ root: missing, reader: nodeFsReader })));
+    assert.equal(nodeReader.isDanglingLink(path.join(tree.root, "class", "warpdrive", "gone")), true);
+    assert.equal(nodeReader.readAttribute(path.join(type, "wd_type")), "");
+  } finally {
+    tree.close();
+  }
 });
 
 test("a memfd mapped as a region is read and written through the register accessors", () => {

@@ -2,7 +2,9 @@ import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { enumerate } from "../../src/sysfs/enumerate.ts";
+import fc from "fast-check";
+import { classDirOf, enumerate } from "../../src/sysfs/enumerate.ts";
+import { check } from "./_fc.ts";
 import { SysfsError } from "../../src/sysfs/errors.ts";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
 import type { Accelerator, AcceleratorType } from "../../src/sysfs/model.ts";
@@ -306,6 +308,16 @@ describe("enumerate reads only what a question needs", () => {
     const { reader, reads } = counting();
     enumerate({ root: tree.root, reader });
     expect(reads.length).toBe(3 + 2 * 7);
+  });
+});
+
+describe("classDirOf", () => {
+  test("joins a root as path.join does, for any root", async () => {
+    const seg = fc.constantFrom("", ".", "..", "sys", "a", "tmp", "x.y", "...");
+    const root = fc.tuple(fc.boolean(), fc.array(seg, { maxLength: 6 }), fc.constantFrom("", "/", "//")).map(([abs, parts, end]) => `${abs ? "/" : ""}${parts.join("/")}${end}`);
+    await check("classDirOf = path.join", fc.property(root, fc.constantFrom("warpdrive", "uacce") as fc.Arbitrary<"warpdrive" | "uacce">, (r, cls) => {
+      expect(classDirOf(r, cls)).toBe(path.join(r, "class", cls));
+    }), 2000);
   });
 });
 
