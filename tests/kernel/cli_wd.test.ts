@@ -154,3 +154,15 @@ test("on the real tree, errors under --json are objects on stdout with the exit 
   expect([usage.code, JSON.parse(usage.out).error.code]).toEqual([2, "EUSAGE"]);
   expect(JSON.parse(wd("help", "apply", "--json").out).help).toContain("Usage: wd apply FILE");
 });
+
+test("under Deno, wd list reads the kernel's tree of both classes as under Bun (Deno's reader, not node:fs)", () => {
+  const viaBun = wd("list", "--json");
+  expect(viaBun.code).toBe(0);
+  const want = JSON.parse(viaBun.out);
+  expect(new Set(want.devices.map((d: { class: string }) => d.class))).toEqual(new Set(["warpdrive", "uacce"]));
+  // -A: Deno reads /sys only with every permission.
+  const r = Bun.spawnSync(["deno", "run", "-A", WD, "list", "--json"], { env: { ...process.env, WD_SYSFS_ROOT: "", NO_COLOR: "1" } });
+  expect(r.stderr.toString()).toBe("");
+  expect(r.exitCode).toBe(0);
+  expect(JSON.parse(r.stdout.toString())).toEqual(want);
+}, 120_000);
