@@ -201,9 +201,9 @@ export function ioctl(fd: number, request: number, arg: IoctlArg, ctx?: CallCont
  * @returns 0 on success, else the positive errno (`EBADF`, `ENOTTY`, `EINVAL`, …).
  * @example
  * ```ts
- * import { errnoName, ioctlErrno, memfdCreate } from "warpdrive/sys";
+ * import { errnoName, ioctlErrno, memfdCreate, MFD_CLOEXEC } from "warpdrive/sys";
  *
- * const fd = memfdCreate("probe");
+ * const fd = memfdCreate("probe", MFD_CLOEXEC);
  * const e = ioctlErrno(fd, 0x5401); // TCGETS (x86, Arm) on a file that is not a terminal
  * if (e !== 0) console.log(errnoName(e)); // "ENOTTY"
  * ```
