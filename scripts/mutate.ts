@@ -168,6 +168,27 @@ export const MUTATIONS: readonly Mutation[] = [
     replace: "[put] : []), close, ...unmaps];",
   },
   {
+    id: "uacce-check-einval-not-alive",
+    rule: "the removal check takes the probe's EINVAL (a started queue) as alive",
+    file: UACCE,
+    find: "if (e === EINVAL || e === 0) return;",
+    replace: "if (e === 0) return;",
+  },
+  {
+    id: "uacce-check-any-errno-removed",
+    rule: "only ENXIO from the removal probe means the driver was removed; another errno is a SyscallError",
+    file: UACCE,
+    find: "if (e !== ENXIO) throw new SyscallError(",
+    replace: "if (e === -1) throw new SyscallError(",
+  },
+  {
+    id: "ioctl-errno-on-success",
+    rule: "ioctlErrno answers 0 for a call that succeeded, whatever errno held before",
+    file: "src/sys/fd.ts",
+    find: "  return r < 0 ? e : 0;\n",
+    replace: "  return r <= 0 ? e : 0;\n",
+  },
+  {
     id: "uacce-driver-unchecked",
     rule: "a driver call on a UACCE queue checks first that the driver was not removed",
     file: "src/queue/port.ts",

@@ -1,6 +1,7 @@
 /**
  * File-descriptor system calls (open, close, read, write, pread, pwrite, ioctl) with checked
- * results, and `Fd`, an owned descriptor that refuses use after close.
+ * results, `ioctlErrno` for probes whose failure is an answer, and `Fd`, an owned
+ * descriptor that refuses use after close.
  *
  * These wrappers keep the shape of the C calls (fd, buffer, offset, then a context object
  * naming the operation and path for the error), so call sites read like the C they replace.
@@ -184,6 +185,36 @@ export function ioctl(fd: number, request: number, arg: IoctlArg, ctx?: CallCont
   else (r = libc.ioctlPtr(fd, request, arg)), (e = errno());
   if (r < 0) throw fail(e, "ioctl", ctx);
   return r;
+}
+
+/**
+ * ioctl(2) that reports failure as a number instead of an exception: 0 when the call
+ * succeeded (its non-negative result is dropped), else the errno it failed with. No error
+ * object and no message are made, so a probe whose failure is the expected answer (a
+ * second `UACCE_CMD_START_Q`: EINVAL while the queue lives) costs one system call and
+ * nothing else. errno is read in the same expression as the call, before anything else
+ * can run. The argument is passed as by {@link ioctl}.
+ *
+ * @param fd The descriptor.
+ * @param request The request number.
+ * @param arg The argument; undefined passes 0.
+ * @returns 0 on success, else the positive errno (`EBADF`, `ENOTTY`, `EINVAL`, …).
+ * @example
+ * ```ts
+ * import { errnoName, ioctlErrno, memfdCreate, MFD_CLOEXEC } from "warpdrive/sys";
+ *
+ * const fd = memfdCreate("probe", MFD_CLOEXEC);
+ * const e = ioctlErrno(fd, 0x5401); // TCGETS (x86, Arm) on a file that is not a terminal
+ * if (e !== 0) console.log(errnoName(e)); // "ENOTTY"
+ * ```
+ */
+export function ioctlErrno(fd: number, request: number, arg?: IoctlArg): number {
+  let r: number, e: number;
+  // A buffer argument is the caller's JS-heap array; the kernel uses it during this call only.
+  if (typeof arg === "string") (r = libc.ioctlStr(fd, request, arg)), (e = errno());
+  else if (typeof arg === "number" || arg === undefined) (r = libc.ioctlInt(fd, request, arg ?? 0)), (e = errno());
+  else (r = libc.ioctlPtr(fd, request, arg)), (e = errno());
+  return r < 0 ? e : 0;
 }
 
 /** Closes fds whose owner was garbage-collected without `close()`: a safety net only. */

@@ -26,7 +26,7 @@
 
 export { SyscallError, ClosedError, TimeoutError, closeAll, type SyscallContext } from "./error.ts";
 export { errnoName, errnoValue, errorCode } from "./errno.ts";
-export { Fd, ioctl, type CallContext, type IoctlArg, type IoctlTarget } from "./fd.ts";
+export { Fd, ioctl, ioctlErrno, type CallContext, type IoctlArg, type IoctlTarget } from "./fd.ts";
 export { MappedMemory, mmap, munmap, pageSize, roundUpToPage, memfdCreate, ftruncate, type MapFileOptions } from "./mman.ts";
 export { EventFd, type WaitOptions } from "./eventfd.ts";
 export { pollNow } from "./poll.ts";

@@ -19,12 +19,12 @@
 
 import { O_CLOEXEC, O_RDWR } from "../abi/libc.ts";
 import { UACCE_CMD_PUT_Q, UACCE_CMD_START_Q, UACCE_MAX_REGION } from "../abi/uacce.ts";
-import { errorCode } from "../sys/errno.ts";
-import { ClosedError, closeAll, TimeoutError } from "../sys/error.ts";
+import { errnoValue, errorCode } from "../sys/errno.ts";
+import { ClosedError, closeAll, SyscallError, TimeoutError } from "../sys/error.ts";
 import { MappedMemory, pageSize } from "../sys/mman.ts";
 import { reactor } from "../sys/reactor.ts";
 import { existsSync } from "node:fs";
-import { close as closeFd, ioctl, open as openFd } from "../sys/fd.ts";
+import { close as closeFd, ioctl, ioctlErrno, open as openFd } from "../sys/fd.ts";
 
 /** How long a wait for readiness sleeps before it checks that the driver is still there (ms). */
 export const UACCE_LIVENESS_MS = 1000;
@@ -38,6 +38,8 @@ export interface UacceSyscalls {
   open(path: string): number;
   /** ioctl(2) without an argument; returns the result or throws SyscallError. */
   ioctl(fd: number, request: number, op: string, path: string): number;
+  /** ioctl(2) without an argument that throws nothing: 0 on success, else the errno. */
+  ioctlErrno(fd: number, request: number): number;
   /** A MAP_SHARED read-write mapping of `size` bytes at `offset`. */
   map(fd: number, offset: number, size: number, label: string, path: string): MappedMemory;
   /** close(2). */
@@ -50,6 +52,7 @@ export interface UacceSyscalls {
 export const UACCE_SYSCALLS: UacceSyscalls = {
   open: (path) => openFd(path, O_RDWR | O_CLOEXEC),
   ioctl: (fd, request, op, path) => ioctl(fd, request, undefined, { op, path }),
+  ioctlErrno: (fd, request) => ioctlErrno(fd, request),
   map: (fd, offset, size, label, path) => MappedMemory.mapFile(fd, offset, size, { label, path, op: label }),
   close: (fd, path) => closeFd(fd, { path }),
   exists: (path) => existsSync(path),
@@ -99,6 +102,8 @@ export interface UacceQueueOptions {
 }
 
 const REGION_NAMES = ["MMIO", "DUS"];
+const EINVAL = errnoValue("EINVAL");
+const ENXIO = errnoValue("ENXIO");
 
 /**
  * An opened and started UACCE queue (see the module's text).
@@ -200,23 +205,22 @@ export class UacceQueueFd {
    * Throws when the driver is gone, before anything touches the mappings: a second
    * START_Q answers EINVAL while the queue lives and ENXIO once its driver was removed.
    * On ENXIO the mappings are unmapped at once, untouched (their views stop working).
+   * The probe's expected answer costs the system call only: the errno comes back as a
+   * number, and an error object is made only for an answer that is not EINVAL.
    *
    * @throws {DeviceRemovedError} When the driver was removed.
+   * @throws {SyscallError} For any other failure of the probe (EBADF, …).
    * @throws {ClosedError} After release.
    */
   check(action: string): void {
     this.#usable(action);
-    try {
-      this.#sys.ioctl(this.#fd, UACCE_CMD_START_Q, "UACCE_CMD_START_Q", this.path);
-    } catch (e) {
-      const code = errorCode(e);
-      if (code === "EINVAL") return; // started already: alive
-      if (code !== "ENXIO") throw e;
-      const gone = this.#classEntry !== undefined && !this.#sys.exists(this.#classEntry);
-      this.#removed = `UACCE_CMD_START_Q answered ENXIO${gone ? `; ${this.#classEntry} no longer exists` : ""}`;
-      this.#dropMappings();
-      throw new DeviceRemovedError(action, this.devName, this.#removed);
-    }
+    const e = this.#sys.ioctlErrno(this.#fd, UACCE_CMD_START_Q);
+    if (e === EINVAL || e === 0) return; // started already (or started now): alive
+    if (e !== ENXIO) throw new SyscallError(e, { syscall: "ioctl", op: "UACCE_CMD_START_Q", path: this.path });
+    const gone = this.#classEntry !== undefined && !this.#sys.exists(this.#classEntry);
+    this.#removed = `UACCE_CMD_START_Q answered ENXIO${gone ? `; ${this.#classEntry} no longer exists` : ""}`;
+    this.#dropMappings();
+    throw new DeviceRemovedError(action, this.devName, this.#removed);
   }
 
   /** Unmaps every region without touching it; failures are not reported (the device is gone). */

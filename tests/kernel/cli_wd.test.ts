@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { attr, MDEV_DIR, reload, requireRig } from "./kmod_harness.ts";
+import { reloadUacce, uacceAttr, uacceCounter, uacceDummyDevices } from "./uacce_harness.ts";
 
 const WD = path.resolve(import.meta.dir, "..", "..", "bin", "wd.ts");
 
@@ -142,6 +143,36 @@ test("wd bench runs requests through a real queue and reports rate and latency; 
   expect(text.code).toBe(0);
   expect(text.out).toMatch(/^csum on wd_dummy\d\/wd_dummy-csum .*\n {2}\d+ requests, \d+ req\/s, [\d.]+ MB\/s\n {2}latency p50 \d+ us, p99 \d+ us\n$/);
   expect(text.out).not.toContain("\r");
+});
+
+test("wd bench on the dummy UACCE driver: crc32 and copy through the char device, each queue given back; an algorithm its driver cannot bench is refused", () => {
+  reloadUacce();
+  const devs = uacceDummyDevices();
+  const crcDev = devs.find((d) => d.algorithms.includes("crc32"));
+  expect(crcDev).toBeDefined();
+  const freeBefore = devs.map((d) => uacceAttr(d.name, "available_instances"));
+  const r = wd("bench", "--alg", "crc32", "--class", "uacce", "--size", "1024", "--depth", "8", "--seconds", "1", "--json");
+  expect(r.err).toBe("");
+  expect(r.code).toBe(0);
+  const j = JSON.parse(r.out);
+  expect([j.schema, j.alg, j.class, j.deviceApi, j.size, j.depth, j.failed]).toEqual([1, "crc32", "uacce", "uacce_dummy_v1", 1024, 8, 0]);
+  expect(devs.filter((d) => d.algorithms.includes("crc32")).map((d) => d.name)).toContain(j.device);
+  expect([j.type, j.mdev]).toEqual(["crc32", `/dev/${j.device}`]);
+  expect(j.requests).toBeGreaterThan(0);
+  expect(j.requestsPerSecond).toBeGreaterThan(0);
+  expect(j.mbPerSecond).toBeCloseTo((j.requests * 1024) / j.seconds / 1e6, 1);
+  expect(j.latencyUs.p50).toBeLessThanOrEqual(j.latencyUs.p99);
+  // The driver (loaded afresh above) counted the same requests, and got its queue back.
+  expect([uacceCounter(j.device, "requests"), uacceCounter(j.device, "opens"), uacceCounter(j.device, "releases")]).toEqual([j.requests, 1, 1]);
+  const copy = wd("bench", "--alg", "copy", "--class", "uacce", "--size", "512", "--seconds", "1");
+  expect([copy.code, copy.err]).toEqual([0, ""]);
+  expect(copy.out).toMatch(/^copy on uacce_dummy-\d+\/copy \(\/dev\/uacce_dummy-\d+\): 512 B x 16 in flight, .*\n {2}\d+ requests, \d+ req\/s, [\d.]+ MB\/s\n {2}latency p50 \d+ us, p99 \d+ us\n$/);
+  expect(devs.map((d) => uacceAttr(d.name, "available_instances"))).toEqual(freeBefore);
+  const csum = wd("bench", "--alg", "csum", "--class", "uacce", "--seconds", "1", "--explain");
+  expect(csum.code).toBe(1);
+  expect(csum.err).toContain('No accelerator offers "csum"');
+  const zlib = wd("bench", "--alg", "zlib", "--class", "uacce");
+  expect([zlib.code, zlib.err]).toEqual([2, 'wd: bench: no driver bench knows makes "zlib" requests; wd bench knows wd_dummy_v1 (copy, csum), uacce_dummy_v1 (copy, crc32)\n']);
 });
 
 test("on the real tree, errors under --json are objects on stdout with the exit code of the text form", () => {

@@ -170,6 +170,15 @@ export function fakeSyscalls(devices: readonly FakeUacceDevice[], devRoot = "/de
       }
       throw err("EINVAL", "ioctl", op, path);
     },
+    ioctlErrno(fd, request) {
+      try {
+        this.ioctl(fd, request, request === UACCE_CMD_START_Q ? "UACCE_CMD_START_Q" : request === UACCE_CMD_PUT_Q ? "UACCE_CMD_PUT_Q" : String(request), "");
+        return 0;
+      } catch (e) {
+        if (e instanceof SyscallError) return e.errno;
+        throw e;
+      }
+    },
     map(fd, offset, size, label, path) {
       const q = queue(fd);
       const qfrt = offset / 4096;

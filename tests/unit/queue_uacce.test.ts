@@ -9,7 +9,9 @@ import { NoAcceleratorError } from "../../src/select/select.ts";
 import { address } from "../../src/sys/_ffi.ts";
 import { reactor } from "../../src/sys/reactor.ts";
 import { makeSysfs } from "../../src/sysfs/fixture.ts";
-import { DeviceRemovedError } from "../../src/uacce/queue_fd.ts";
+import { errnoValue } from "../../src/sys/errno.ts";
+import { SyscallError } from "../../src/sys/error.ts";
+import { DeviceRemovedError, UacceQueueFd, type UacceSyscalls } from "../../src/uacce/queue_fd.ts";
 import { crc32 } from "./_fake_wd_dummy.ts";
 import { FakeUacceDevice, fakeSyscalls } from "./_fake_uacce_dummy.ts";
 
@@ -243,5 +245,53 @@ describe("a queue over UACCE", () => {
     expect(devices[0]!.log).toEqual(["open", "ioctl UACCE_CMD_START_Q", "ioctl UACCE_CMD_PUT_Q", "close"]);
     expect(devices[1]!.log).toEqual(["open", "ioctl UACCE_CMD_START_Q", "mmap 0", "mmap 1", "ioctl UACCE_CMD_PUT_Q", "munmap 0", "munmap 1", "close"]);
     expect(devices.map((d) => d.inUse)).toEqual([0, 0, 1]);
+  });
+});
+
+describe("the removal check of a UACCE queue fd", () => {
+  /** The fake's system calls, counting the throwing ioctl and the errno-returning probe; `answer` overrides the probe. */
+  function counted(dev: FakeUacceDevice) {
+    const base = fakeSyscalls([dev]);
+    const n = { ioctl: 0, probe: 0 };
+    let answer: number | undefined;
+    const sys: UacceSyscalls = {
+      ...base,
+      ioctl: (...a) => (n.ioctl++, base.ioctl(...a)),
+      ioctlErrno: (fd, request) => (n.probe++, answer ?? base.ioctlErrno(fd, request)),
+    };
+    return { sys, n, answer: (e: number | undefined) => (answer = e) };
+  }
+
+  test("a live queue answers the probe with EINVAL: one errno-returning call per check, the throwing ioctl is not used", () => {
+    const dev = new FakeUacceDevice("uacce_dummy-0");
+    const { sys, n } = counted(dev);
+    using q = UacceQueueFd.open("uacce_dummy-0", { regionSizes: [L.UACCE_DUMMY_V1_MMIO_SIZE, DUS], syscalls: sys });
+    expect(n).toEqual({ ioctl: 1, probe: 0 }); // START_Q of the open
+    for (let i = 0; i < 100; i++) q.check("send requests");
+    expect(n).toEqual({ ioctl: 1, probe: 100 });
+    expect(q.removed).toBe(false);
+  });
+
+  test("ENXIO marks the device removed; any other errno is a SyscallError naming the ioctl and the device, and the queue stays usable", () => {
+    const dev = new FakeUacceDevice("uacce_dummy-0");
+    const { sys, answer } = counted(dev);
+    using q = UacceQueueFd.open("uacce_dummy-0", { regionSizes: [L.UACCE_DUMMY_V1_MMIO_SIZE, DUS], syscalls: sys });
+    answer(errnoValue("EBADF"));
+    let thrown: unknown;
+    try {
+      q.check("poll for completions");
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(SyscallError);
+    expect((thrown as SyscallError).code).toBe("EBADF");
+    expect((thrown as SyscallError).message).toStartWith('Cannot ioctl UACCE_CMD_START_Q on "/dev/uacce_dummy-0": EBADF');
+    expect(q.removed).toBe(false);
+    answer(undefined);
+    q.check("poll for completions");
+    const mmio = q.map(L.UACCE_DUMMY_V1_QFRT_MMIO);
+    answer(errnoValue("ENXIO"));
+    expect(() => q.check("poll for completions")).toThrow(DeviceRemovedError);
+    expect([q.removed, mmio.closed]).toEqual([true, true]);
   });
 });
