@@ -13,6 +13,7 @@
  * @module
  */
 import { VERSION } from "../src/version.ts";
+import { lazy } from "../src/cli/lazy.ts";
 
 /** The Deno namespace, where there is one: wd answers through it without loading Deno's `node:` layer. */
 type DenoLike = {
@@ -41,7 +42,7 @@ const only = argv.length === 1 ? argv[0] : undefined;
 if (only === "--version" || only === "-V") {
   answer(VERSION);
 } else if (only === "--help" || only === "-h" || only === "help") {
-  answer((await import("../src/cli/table.ts")).overviewHelp());
+  answer((await lazy<typeof import("../src/cli/table.ts")>("../src/cli/table.ts", import.meta.url)).overviewHelp());
 } else {
   await runMain();
 }
@@ -67,7 +68,7 @@ function answer(text: string): void {
 }
 
 async function runMain(): Promise<void> {
-  const { main } = await import("../src/cli/wd.ts");
+  const { main } = await lazy<typeof import("../src/cli/wd.ts")>("../src/cli/wd.ts", import.meta.url);
 
   /**
    * A writer to fd 1 or 2 that stops, quietly, once the reader is gone. Synchronous writes

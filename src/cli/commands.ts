@@ -7,17 +7,18 @@
  */
 import type { Command } from "./command.ts";
 import { type CommandGroup, ENTRIES } from "./table.ts";
+import { lazy } from "./lazy.ts";
 
 async function group(g: CommandGroup): Promise<readonly Command[]> {
   switch (g) {
     case "tree":
-      return (await import("./commands_tree.ts")).TREE_COMMANDS;
+      return (await lazy<typeof import("./commands_tree.ts")>("./commands_tree.ts", import.meta.url)).TREE_COMMANDS;
     case "state":
-      return (await import("./commands_state.ts")).STATE_COMMANDS;
+      return (await lazy<typeof import("./commands_state.ts")>("./commands_state.ts", import.meta.url)).STATE_COMMANDS;
     case "misc":
-      return (await import("./commands_misc.ts")).MISC_COMMANDS;
+      return (await lazy<typeof import("./commands_misc.ts")>("./commands_misc.ts", import.meta.url)).MISC_COMMANDS;
     case "bench":
-      return [(await import("./commands_bench.ts")).BENCH_COMMAND];
+      return [(await lazy<typeof import("./commands_bench.ts")>("./commands_bench.ts", import.meta.url)).BENCH_COMMAND];
   }
 }
 

@@ -14,6 +14,7 @@ import type { DummyRequest } from "../drivers/wd_dummy_v1.ts";
 import { type Command, int, str, UsageError } from "./command.ts";
 import { classesOf } from "./commands_tree.ts";
 import { entry } from "./table.ts";
+import { lazy } from "./lazy.ts";
 
 /** A request of one of the drivers bench knows. */
 export type BenchRequest = DummyRequest | UacceDummyRequest;
@@ -214,7 +215,7 @@ crc32; buffers come from the device's arena, so --depth x --size is bounded by i
     const given = Array.isArray(ctx.values["api"]) ? ctx.values["api"] : undefined;
     const apis = given ?? benchApisFor(alg);
     if (apis.length === 0) throw new UsageError(`bench: no driver bench knows makes ${JSON.stringify(alg)} requests; wd bench knows ${benchFormats()}`);
-    const { requestQueue } = await import("../queue/request.ts");
+    const { requestQueue } = await lazy<typeof import("../queue/request.ts")>("../queue/request.ts", import.meta.url);
     const q = await requestQueue<BenchRequest, { id: number; status: number; statusName: string }>({
       alg,
       root: ctx.root(),

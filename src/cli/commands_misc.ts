@@ -6,6 +6,7 @@
  */
 import { type Command, type OptionDef, UsageError } from "./command.ts";
 import { entry } from "./table.ts";
+import { lazy } from "./lazy.ts";
 
 const help: Command = {
   ...entry("help"),
@@ -171,7 +172,7 @@ queue), laid out as the kernel lays them out. DIR must be new or empty. Then: wd
   sysfs: false,
   async run(ctx) {
     const dir = ctx.args[0] as string;
-    const [fs, path, { writeSample }] = await Promise.all([import("node:fs"), import("node:path"), import("./_sample.ts")]);
+    const [fs, path, { writeSample }] = await Promise.all([import("node:fs"), import("node:path"), lazy<typeof import("./_sample.ts")>("./_sample.ts", import.meta.url)]);
     let entries: string[] = [];
     try {
       entries = fs.readdirSync(dir);

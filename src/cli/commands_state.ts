@@ -7,6 +7,7 @@
 import type { Step } from "../mdev/state.ts";
 import { type Command, UsageError } from "./command.ts";
 import { entry } from "./table.ts";
+import { lazy } from "./lazy.ts";
 
 const stepJson = (s: Step): Record<string, unknown> => ({ ...s });
 
@@ -28,7 +29,7 @@ priorities and zones restored) and the error names the failed step. "-" reads st
   sysfs: true,
   async run(ctx) {
     const file = ctx.args[0] as string;
-    const [fs, { enumerate }, state] = await Promise.all([import("node:fs"), import("../sysfs/enumerate.ts"), import("../mdev/state.ts")]);
+    const [fs, { enumerate }, state] = await Promise.all([import("node:fs"), lazy<typeof import("../sysfs/enumerate.ts")>("../sysfs/enumerate.ts", import.meta.url), lazy<typeof import("../mdev/state.ts")>("../mdev/state.ts", import.meta.url)]);
     let text: string;
     try {
       text = fs.readFileSync(file === "-" ? 0 : file, "utf8");
@@ -72,7 +73,7 @@ without --json.`,
   args: [],
   sysfs: true,
   async run(ctx) {
-    const [{ enumerate }, { saveState }] = await Promise.all([import("../sysfs/enumerate.ts"), import("../mdev/state.ts")]);
+    const [{ enumerate }, { saveState }] = await Promise.all([lazy<typeof import("../sysfs/enumerate.ts")>("../sysfs/enumerate.ts", import.meta.url), lazy<typeof import("../mdev/state.ts")>("../mdev/state.ts", import.meta.url)]);
     const doc = saveState(enumerate({ root: ctx.root(), classes: ["warpdrive"] }));
     return { json: { devices: doc.devices }, text: JSON.stringify(doc, null, 2) };
   },

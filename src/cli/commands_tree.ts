@@ -8,6 +8,7 @@ import type { Criteria, Selection } from "../select/select.ts";
 import type { Accelerator, AcceleratorClass, AcceleratorType, Inventory } from "../sysfs/model.ts";
 import { type Command, EXIT_FAILED, int, str, UsageError, type Values } from "./command.ts";
 import { entry, pad } from "./table.ts";
+import { lazy } from "./lazy.ts";
 
 const show = (v: number | string | null): string => (v === null ? "?" : String(v));
 
@@ -82,8 +83,8 @@ function uacceLines(d: Accelerator, out: string[]): void {
 }
 
 async function listText(inv: Inventory, verbose: boolean): Promise<string> {
-  const { describeFlags, formatFlags } = await import("../sysfs/parse.ts");
-  const { whereRead } = await import("../sysfs/errors.ts");
+  const { describeFlags, formatFlags } = await lazy<typeof import("../sysfs/parse.ts")>("../sysfs/parse.ts", import.meta.url);
+  const { whereRead } = await lazy<typeof import("../sysfs/errors.ts")>("../sysfs/errors.ts", import.meta.url);
   if (inv.devices.length === 0) return `No accelerators in ${whereRead(inv)}`;
   const out: string[] = [];
   for (const d of inv.devices) {
@@ -120,7 +121,7 @@ async function listText(inv: Inventory, verbose: boolean): Promise<string> {
 }
 
 async function barrierJson(): Promise<Record<string, unknown>> {
-  const { barrierInfo } = await import("../sys/barrier.ts");
+  const { barrierInfo } = await lazy<typeof import("../sys/barrier.ts")>("../sys/barrier.ts", import.meta.url);
   return { ...barrierInfo() };
 }
 
@@ -141,7 +142,7 @@ error unless none does.`,
   args: [],
   sysfs: true,
   async run(ctx) {
-    const { enumerate } = await import("../sysfs/enumerate.ts");
+    const { enumerate } = await lazy<typeof import("../sysfs/enumerate.ts")>("../sysfs/enumerate.ts", import.meta.url);
     const classes = classesOf(ctx.values);
     const inv = enumerate(classes === undefined ? { root: ctx.root() } : { root: ctx.root(), classes });
     const verbose = ctx.values["verbose"] === true;
@@ -171,7 +172,7 @@ async function pickCriteria(v: Values): Promise<Criteria> {
   if (wdType !== undefined) c.wdType = wdType;
   const flags = str(v, "flags");
   if (flags !== undefined) {
-    const { parseFlags } = await import("../sysfs/parse.ts");
+    const { parseFlags } = await lazy<typeof import("../sysfs/parse.ts")>("../sysfs/parse.ts", import.meta.url);
     const f = parseFlags(flags);
     if (!f.ok) throw new UsageError(`--flags ${JSON.stringify(flags)}: ${f.reason}`);
     c.flags = f.value;
@@ -234,9 +235,9 @@ the NUMA node, available_instances 0 or isolate 1 rejects, --flags 0x2 (SGL_MEM)
   async run(ctx) {
     const criteria = await pickCriteria(ctx.values);
     const [{ enumerate }, { select }, { registeredDeviceApis }] = await Promise.all([
-      import("../sysfs/enumerate.ts"),
-      import("../select/select.ts"),
-      import("../drivers/mod.ts"),
+      lazy<typeof import("../sysfs/enumerate.ts")>("../sysfs/enumerate.ts", import.meta.url),
+      lazy<typeof import("../select/select.ts")>("../select/select.ts", import.meta.url),
+      lazy<typeof import("../drivers/mod.ts")>("../drivers/mod.ts", import.meta.url),
     ]);
     const read = { root: ctx.root(), alg: criteria.alg, ...(criteria.classes === undefined ? {} : { classes: criteria.classes }) };
     const s = select(enumerate(read), { ...criteria, apis: criteria.apis ?? registeredDeviceApis() });
@@ -283,7 +284,7 @@ const create: Command = {
     const type = str(ctx.values, "type");
     if (device === undefined || type === undefined) throw new UsageError("create needs --device DEV and --type TYPE_DIR (see wd help create)");
     const uuid = str(ctx.values, "uuid");
-    const { createMdev } = await import("../mdev/mdev.ts");
+    const { createMdev } = await lazy<typeof import("../mdev/mdev.ts")>("../mdev/mdev.ts", import.meta.url);
     const made = createMdev(device, type, uuid === undefined ? { root: ctx.root() } : { root: ctx.root(), uuid });
     return { json: { uuid: made, device, type }, text: made };
   },
@@ -296,7 +297,7 @@ const remove: Command = {
   sysfs: true,
   async run(ctx) {
     const uuid = ctx.args[0] as string;
-    const { removeMdev } = await import("../mdev/mdev.ts");
+    const { removeMdev } = await lazy<typeof import("../mdev/mdev.ts")>("../mdev/mdev.ts", import.meta.url);
     removeMdev(uuid, { root: ctx.root() });
     return { json: { removed: uuid.toLowerCase() } };
   },
@@ -310,7 +311,7 @@ const priority: Command = {
   async run(ctx) {
     const [device, n] = ctx.args as [string, string];
     const value = int("priority", n);
-    const { setPriority } = await import("../mdev/mdev.ts");
+    const { setPriority } = await lazy<typeof import("../mdev/mdev.ts")>("../mdev/mdev.ts", import.meta.url);
     setPriority(device, value, { root: ctx.root() });
     return { json: { device, priority: value } };
   },
@@ -324,7 +325,7 @@ const disable: Command = {
   sysfs: true,
   async run(ctx) {
     const device = ctx.args[0] as string;
-    const { disableDevice, DISABLED_PRIORITY } = await import("../mdev/mdev.ts");
+    const { disableDevice, DISABLED_PRIORITY } = await lazy<typeof import("../mdev/mdev.ts")>("../mdev/mdev.ts", import.meta.url);
     disableDevice(device, { root: ctx.root() });
     return { json: { device, priority: DISABLED_PRIORITY, enabled: false } };
   },
@@ -338,7 +339,7 @@ const zone: Command = {
   async run(ctx) {
     const [device, n] = ctx.args as [string, string];
     const value = int("zone", n);
-    const { setZone } = await import("../mdev/mdev.ts");
+    const { setZone } = await lazy<typeof import("../mdev/mdev.ts")>("../mdev/mdev.ts", import.meta.url);
     setZone(device, value, { root: ctx.root() });
     return { json: { device, zoneId: value } };
   },

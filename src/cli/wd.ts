@@ -25,6 +25,7 @@ import {
 } from "./command.ts";
 import { loadCommand, loadCommands } from "./commands.ts";
 import { ENTRIES, GLOBAL_OPTIONS, overviewHelp } from "./table.ts";
+import { lazy } from "./lazy.ts";
 
 export { type CliIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./command.ts";
 export { loadCommand, loadCommands } from "./commands.ts";
@@ -99,7 +100,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       return EXIT_OK;
     }
     if (values["help"]) {
-      if (json) print(io, (await import("./help.ts")).helpJson(await loadCommands()));
+      if (json) print(io, (await lazy<typeof import("./help.ts")>("./help.ts", import.meta.url)).helpJson(await loadCommands()));
       else io.out(overviewHelp());
       return EXIT_OK;
     }
@@ -109,7 +110,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, args } = parse(rest, { ...GLOBAL_OPTIONS, ...cmd.options }, command);
   const json = values["json"] === true;
   if (values["help"]) {
-    const { commandHelp } = await import("./help.ts");
+    const { commandHelp } = await lazy<typeof import("./help.ts")>("./help.ts", import.meta.url);
     if (json) print(io, { command: cmd.name, usage: usageOf(cmd), help: commandHelp(cmd) });
     else io.out(commandHelp(cmd));
     return EXIT_OK;
@@ -131,7 +132,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     io,
     json,
     commands: loadCommands,
-    help: async (name) => (name === undefined ? overviewHelp() : (await import("./help.ts")).commandHelp(await findCommand(name))),
+    help: async (name) => (name === undefined ? overviewHelp() : (await lazy<typeof import("./help.ts")>("./help.ts", import.meta.url)).commandHelp(await findCommand(name))),
     globalOptions: GLOBAL_OPTIONS,
     root: () => {
       const given = values["sysfs"];
@@ -204,7 +205,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       const step = (e as { step?: unknown } | null)?.step;
       if (step !== undefined) error["step"] = step;
       if (isNoAccel && explain) {
-        const { candidatesJson } = await import("./commands_tree.ts");
+        const { candidatesJson } = await lazy<typeof import("./commands_tree.ts")>("./commands_tree.ts", import.meta.url);
         error["candidates"] = candidatesJson(candidates as Parameters<typeof candidatesJson>[0]);
       }
       io.out(JSON.stringify({ schema: 1, error }, null, 2));
