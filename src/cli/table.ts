@@ -2,7 +2,7 @@
  * The command table: every `wd` command's name, one-line summary and the file that defines
  * it, the global options, and the overview help built from them. It imports no command
  * and no `node:` module, so `wd --help` loads this alone, and `wd list` loads only the
- * file that defines `list` (`commands.ts` loads them).
+ * file that defines `list` (`wd.ts` loads them).
  *
  * Each command's definition takes its name and summary from here (`...entry("list")`), so
  * the overview cannot drift from the commands.
