@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { errorCode } from "../sys/errno.ts";
 import type { Inventory } from "./model.ts";
 
 /** What a system call failure adds to a {@link SysfsError}, read from its cause. */
@@ -55,10 +54,13 @@ export class SysfsError extends Error {
   }
 }
 
-/** Returns the errno name of a Node-style error, or `"EIO"` when it has none. */
+/**
+ * Returns the errno name of a Node-style error, or `"EIO"` when it has none. (The `code`
+ * is read here rather than through `sys/errno.ts`, which `wd list` would load for it.)
+ */
 export function errnoCode(e: unknown): string {
-  const code = errorCode(e);
-  if (code !== undefined) return code;
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === "string") return code;
   // Deno refuses a read its permissions do not grant with an error that has no errno.
   if (e instanceof Error && e.name === "NotCapable") return "ERR_NOT_CAPABLE";
   return "EIO";
