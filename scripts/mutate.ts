@@ -203,6 +203,42 @@ export const MUTATIONS: readonly Mutation[] = [
     find: "if (!this.#routed(words[at + enc.completionIdWord] as number, words, at, undefined)) pending.pushWords(words, at);",
     replace: "pending.pushWords(words, at);",
   },
+  // poll's direct path (the driver's objects straight off the ring) only when nothing else shares the queue.
+  {
+    id: "poll-direct-with-runs",
+    rule: "poll goes straight to the ring only when no run is on it (a run's completion settles its promise)",
+    file: "src/queue/dispatch.ts",
+    find: "if (this.#pending.length === 0 && this.#inflight.size === 0 && ",
+    replace: "if (this.#pending.length === 0 && ",
+  },
+  {
+    id: "poll-direct-with-backlog",
+    rule: "a poll that makes ring room sends the runs waiting for it",
+    file: "src/queue/dispatch.ts",
+    find: " && this.#backlog.waiting === 0 && this.#dropped.size === 0",
+    replace: " && this.#dropped.size === 0",
+  },
+  {
+    id: "poll-direct-with-dropped",
+    rule: "poll never returns the late completion of a run given up",
+    file: "src/queue/dispatch.ts",
+    find: " && this.#dropped.size === 0 && this.#consumers.length === 0) {",
+    replace: " && this.#consumers.length === 0) {",
+  },
+  {
+    id: "poll-direct-with-waiters",
+    rule: "a pending wait() is served before poll takes completions",
+    file: "src/queue/dispatch.ts",
+    find: " && this.#consumers.length === 0) {\n      return this.#driver.poll(",
+    replace: ") {\n      return this.#driver.poll(",
+  },
+  {
+    id: "poll-direct-past-pending",
+    rule: "completions already reaped come out of poll first, in order",
+    file: "src/queue/dispatch.ts",
+    find: "if (this.#pending.length === 0 && this.#inflight.size === 0",
+    replace: "if (this.#inflight.size === 0",
+  },
   // Barrier order: every descriptor is in the ring before the doorbell that publishes it.
   {
     id: "barrier-encoded-doorbell-first",

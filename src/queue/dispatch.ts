@@ -10,7 +10,7 @@
 import type { UserDriver } from "../drivers/driver.ts";
 import { TimeoutError } from "../sys/error.ts";
 import { QueueFullError, type QueueWaitOptions, RUN_ID_BASE, type RunRequest } from "./types.ts";
-import { checkWaitOptions, completionsOf, type Consumer, hook, nextTurn, NO_OPTIONS, type RunEntry, sleepUnlessAborted, unhook } from "./_waiters.ts";
+import { checkWaitOptions, completionsOf, type Consumer, type DispatchParts, hook, nextTurn, NO_OPTIONS, type RunEntry, sleepUnlessAborted, unhook } from "./_waiters.ts";
 import { Backlog, checkRunRequest, newPromise, rejectNew, RunPool, submitObjects, validateRequest } from "./_runs.ts";
 import { type EncodedPath, encodedPathOf, Pending, RunTable } from "./_store.ts";
 import type { Readiness } from "./port.ts";
@@ -20,22 +20,6 @@ const STOP_SLEEP: unique symbol = Symbol("stop sleeping");
 /** The longest sleep between looks at the ring when the device has no interrupt (ms). */
 const POLL_MAX_MS = 10;
 const RUN_ID_LAST = 0xfffffffe;
-
-/** What a dispatcher serves: the driver and its queue state, and how to wait. */
-export interface DispatchParts<Req, Cpl> {
-  readonly driver: UserDriver<unknown, Req, Cpl>;
-  readonly handle: unknown;
-  /** What signals completions (the interrupt's eventfd, a device fd's readiness), or undefined to poll. */
-  readonly irq: Readiness | undefined;
-  /** How long a wait spins before it sleeps, in milliseconds. */
-  readonly spinMs: number;
-  /** How many `run` requests may wait for ring room. */
-  readonly backlog: number;
-  /** The queue's mediated device, for messages. */
-  readonly label: string;
-  /** The error for a call after close, as the queue words it. */
-  readonly closedError: (action: string) => Error;
-}
 
 /**
  * Completions and waits of one queue (see the module's text). Not public: `Queue` checks
@@ -72,7 +56,10 @@ export class Dispatcher<Req, Cpl> {
   #consumers: Consumer<Cpl>[] = [];
   #pool = new RunPool<Req, Cpl>();
   #pumping = false;
+  /** The controller of the reaper's sleep while it sleeps (aborting it ends the sleep). */
   #sleep: AbortController | undefined;
+  /** The controller the next sleep uses: one for every sleep until one is aborted. */
+  #sleepCtl = new AbortController();
   #scratch: { words?: Uint32Array } = {};
 
   constructor(parts: DispatchParts<Req, Cpl>) {
@@ -100,6 +87,11 @@ export class Dispatcher<Req, Cpl> {
   }
   /** Up to `max` completions of the ring (not run's), reaping first when fewer are waiting. */
   poll(max: number): Cpl[] {
+    // Only the ring's own traffic (nothing reaped and kept, no run on the ring, waiting for
+    // room or given up, no wait()er to serve first): the driver's objects straight off the ring.
+    if (this.#pending.length === 0 && this.#inflight.size === 0 && this.#backlog.waiting === 0 && this.#dropped.size === 0 && this.#consumers.length === 0) {
+      return this.#driver.poll(this.#handle, max);
+    }
     if (this.#pending.length < max) this.#reap();
     return this.#pending.takeMany(max);
   }
@@ -339,7 +331,8 @@ export class Dispatcher<Req, Cpl> {
           if (got > 0) continue;
         }
         if (!this.#demand()) break;
-        const ac = new AbortController();
+        if (this.#sleepCtl.signal.aborted) this.#sleepCtl = new AbortController();
+        const ac = this.#sleepCtl;
         this.#sleep = ac;
         try {
           if (this.#irq !== undefined) {

@@ -374,6 +374,40 @@ describe("Queue.run", () => {
     expect(q.poll().map((c) => c.id)).toEqual([5, 6]);
   });
 
+  test("poll returns only the ring's own completions while runs, waits and a run backlog share the queue", async () => {
+    const { q, dev, doorbells } = runQueue();
+    await using _ = q;
+    // A run on the ring: poll settles it and returns only the sent request's completion.
+    const r = q.run({ op: "nop" });
+    q.send({ op: "nop", id: 5 });
+    await Promise.resolve();
+    dev.step();
+    expect(q.poll().map((c) => c.id)).toEqual([5]);
+    expect((await r).id).toBe(RUN_ID_BASE);
+    // A wait()er is served before poll, which gets the rest.
+    const w = q.wait({ timeout: 2000 });
+    q.sendBatch([{ op: "nop", id: 6 }, { op: "nop", id: 7 }]);
+    dev.step();
+    expect(q.poll().map((c) => c.id)).toEqual([7]);
+    expect((await w).id).toBe(6);
+    // A run waiting for room behind a full ring goes out in the poll that makes room.
+    expect(q.sendBatch(Array.from({ length: 256 }, (_, i) => ({ op: "nop" as const, id: i })))).toBe(256);
+    const late = q.run({ op: "nop" });
+    await Promise.resolve();
+    const rung = doorbells.length;
+    dev.step();
+    expect(q.poll().map((c) => c.id)).toEqual(Array.from({ length: 256 }, (_, i) => i));
+    expect(doorbells.length).toBe(rung + 1);
+    dev.step();
+    expect((await late).id).toBe(RUN_ID_BASE + 1);
+    // Nothing else on the queue: poll takes the ring's completions straight, up to max.
+    q.sendBatch([{ op: "nop", id: 8 }, { op: "nop", id: 9 }, { op: "nop", id: 10 }]);
+    dev.step();
+    expect(q.poll(2).map((c) => c.id)).toEqual([8, 9]);
+    expect(q.poll().map((c) => c.id)).toEqual([10]);
+    expect(q.poll()).toEqual([]);
+  });
+
   test("a full ring keeps runs waiting in order; past the backlog run rejects with QueueFullError", async () => {
     const { q, dev, doorbells } = runQueue({ backlog: 356 });
     await using _ = q;
