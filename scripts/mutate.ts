@@ -239,6 +239,13 @@ export const MUTATIONS: readonly Mutation[] = [
     find: "if (this.#pending.length === 0 && this.#inflight.size === 0",
     replace: "if (this.#inflight.size === 0",
   },
+  {
+    id: "fast-path-absent-dst",
+    rule: "the driver's fast path stores an absent dst as 0, as the checked path does",
+    file: DRIVER,
+    find: "dst = rdst === undefined ? 0 : rdst;",
+    replace: "dst = rdst === undefined ? 1 : rdst;",
+  },
   // Barrier order: every descriptor is in the ring before the doorbell that publishes it.
   {
     id: "barrier-encoded-doorbell-first",
@@ -251,8 +258,8 @@ export const MUTATIONS: readonly Mutation[] = [
     id: "barrier-submit-doorbell-first",
     rule: "submit stores the doorbell after writing the descriptors",
     file: DRIVER,
-    find: "    if (!stored) putChecked(sq, w, r);\n    tail = (tail + 1) >>> 0;\n",
-    replace: "    tail = (tail + 1) >>> 0;\n    if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);\n    else h.ring(tail);\n    if (!stored) putChecked(sq, w, r);\n",
+    find: "    if (!putFast(sq, w, r)) putChecked(sq, w, r);\n    tail = (tail + 1) >>> 0;\n",
+    replace: "    tail = (tail + 1) >>> 0;\n    if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);\n    else h.ring(tail);\n    if (!putFast(sq, w, r)) putChecked(sq, w, r);\n",
   },
   // The host emulator the unit tests run the queue against must check what the module checks.
   { id: "emu-no-overlap-check", rule: "the emulator refuses overlapping copies as the module does", file: EMU, find: "\t\tif (src < dst + len && dst < src + len)\n", replace: "\t\tif (0)\n" },

@@ -197,7 +197,7 @@ export class Dispatcher<Req, Cpl> {
     for (let tries = 0; tries <= RUN_ID_LAST - RUN_ID_BASE; tries++) {
       const id = this.#nextId;
       this.#nextId = id >= RUN_ID_LAST ? RUN_ID_BASE : id + 1;
-      if (this.#inflight.get(id) === undefined && !this.#dropped.has(id)) return id;
+      if (this.#inflight.get(id) === undefined && (this.#dropped.size === 0 || !this.#dropped.has(id))) return id;
     }
     throw new QueueFullError(`Cannot run a request on ${this.#label}: every run id is in use`);
   }
