@@ -240,6 +240,13 @@ export const MUTATIONS: readonly Mutation[] = [
     replace: "if (this.#inflight.size === 0",
   },
   {
+    id: "spin-past-a-completion",
+    rule: "the reaper's spin stops at the first completion and lets its run settle",
+    file: "src/queue/dispatch.ts",
+    find: "while (got === 0 && performance.now() < until) got = this.#reap();",
+    replace: "while (performance.now() < until) got += this.#reap();",
+  },
+  {
     id: "fast-path-absent-dst",
     rule: "the driver's fast path stores an absent dst as 0, as the checked path does",
     file: DRIVER,

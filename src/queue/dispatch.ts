@@ -318,17 +318,16 @@ export class Dispatcher<Req, Cpl> {
     try {
       let idleTurns = 0;
       while (this.#demand()) {
-        if (this.#reap() > 0) {
+        let got = this.#reap();
+        if (got === 0 && this.#spinMs > 0) {
+          const until = performance.now() + this.#spinMs;
+          while (got === 0 && performance.now() < until) got = this.#reap();
+        }
+        if (got > 0) {
           idleTurns = 0;
           // Let the settled promises' continuations (and the rest of the loop) run.
           await new Promise<void>(nextTurn);
           continue;
-        }
-        if (this.#spinMs > 0) {
-          const until = performance.now() + this.#spinMs;
-          let got = 0;
-          while (got === 0 && performance.now() < until) got = this.#reap();
-          if (got > 0) continue;
         }
         if (!this.#demand()) break;
         if (this.#sleepCtl.signal.aborted) this.#sleepCtl = new AbortController();

@@ -474,6 +474,41 @@ describe("Queue.run", () => {
     }
   });
 
+  test("a completion the reaper's spin finds settles its run before the reaper looks at the ring again", async () => {
+    const { open, devices } = opener();
+    const port = open(A, { root: "/nonexistent", devRoot: "/dev" });
+    const dev = devices.get(A) as FakeDummyDevice;
+    // The device answers on the second look after the run went out: the reaper's first
+    // look misses, its spin finds it.
+    let looks = 0, answerAt = -1, foundAt = -1;
+    const look = (): void => {
+      looks++;
+      if (looks === answerAt) foundAt = (dev.step(), looks);
+    };
+    const driver: UserDriver<DummyHandle, DummyRequest, DummyCompletion> = {
+      ...wdDummyV1Driver,
+      submitEncoded(h, words, first, count) {
+        answerAt = looks + 2;
+        return wdDummyV1Driver.submitEncoded!(h, words, first, count);
+      },
+      poll: (h, max) => (look(), wdDummyV1Driver.poll(h, max)),
+      pollEncoded: (h, words, at, max) => (look(), wdDummyV1Driver.pollEncoded!(h, words, at, max)),
+    };
+    await using q = new Queue<DummyRequest, DummyCompletion>(
+      { device: "acc0", type: "t", alg: "copy", deviceApi: "wd_dummy_v1", mdev: A, created: false },
+      { driver, port, tuning: { spin: 20_000 } },
+    );
+    // A wait()er keeps the reaper going after the run has settled.
+    const waiting = q.wait({ timeout: 5000 }).catch((e: unknown) => e);
+    let settledAt = -1;
+    await q.run({ op: "nop" }).then(() => (settledAt = looks));
+    expect(foundAt).toBeGreaterThan(0);
+    expect(settledAt).toBe(foundAt);
+    q.send({ op: "nop", id: 1 });
+    dev.step();
+    expect(await waiting).toMatchObject({ id: 1 });
+  });
+
   test("a malformed request rejects with TypeError/RangeError and sends nothing", async () => {
     const { q, dev, doorbells } = runQueue();
     await using _ = q;
