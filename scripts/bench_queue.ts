@@ -16,7 +16,8 @@
  *   `run` with `spin: 0` (each wait arms the completion interrupt and sleeps in the
  *   reactor) against C arming IRQ_ARM and sleeping in poll() on the eventfd. Payload
  *   checks on: each source is copied from a pool of random bytes at a request-specific
- *   offset and the copy compared (copyWithin / Buffer.compare against memcpy / memcmp).
+ *   offset and the copy compared (copyWithin, and Buffer.compare of two views made once
+ *   per slot, against memcpy / memcmp).
  * - cpu_per_request: the client process's CPU time (user + system, all its threads; not
  *   the emulator's) over the rps run, divided by the requests.
  * - latency_p50 / latency_p99: depth 1, checks off, from handing the request over (`run`;

@@ -44,6 +44,13 @@ export async function tsRps(depth: number, size: number, checks: boolean, mode: 
   const buf = q.alloc(slots + POOL);
   const bytes = buf.bytes();
   const mem = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Each slot's source and destination as views made once: Buffer.compare of two views is
+  // the runtime's memcmp (in Bun several times faster than buf.compare with offsets).
+  const srcView: Buffer[] = [], dstView: Buffer[] = [];
+  for (let s = 0; s < depth; s++) {
+    srcView.push(mem.subarray(s * stride, s * stride + size));
+    dstView.push(mem.subarray(s * stride + size, s * stride + 2 * size));
+  }
   crypto.getRandomValues(bytes.subarray(slots, slots + POOL));
   // IOVAs as numbers: the driver's fast path.
   const base = Number(buf.iova);
@@ -79,7 +86,7 @@ export async function tsRps(depth: number, size: number, checks: boolean, mode: 
       for (const c of got) {
         const s = slotOf[c.id & 255]!;
         if (c.status !== 0 || c.id >= submitted) failed++;
-        else if (checks && mem.compare(mem, s * stride + size, s * stride + 2 * size, s * stride, s * stride + size) !== 0) bad++;
+        else if (checks && Buffer.compare(dstView[s]!, srcView[s]!) !== 0) bad++;
         free.push(s);
         done++;
       }
@@ -96,7 +103,7 @@ export async function tsRps(depth: number, size: number, checks: boolean, mode: 
         }
         const c = await q.run({ op: "copy", src, dst, len: size });
         if (c.status !== 0) failed++;
-        else if (checks && mem.compare(mem, s * stride + size, s * stride + 2 * size, s * stride, s * stride + size) !== 0) bad++;
+        else if (checks && Buffer.compare(dstView[s]!, srcView[s]!) !== 0) bad++;
       }
     };
     await Promise.all(Array.from({ length: depth }, (_, s) => worker(s)));
