@@ -247,6 +247,13 @@ export const MUTATIONS: readonly Mutation[] = [
     replace: "while (performance.now() < until) got += this.#reap();",
   },
   {
+    id: "reaper-starves-event-loop",
+    rule: "a reaper that keeps finding completions still yields a whole turn of the event loop every TURN_MS (caught by the run's time limit: the starved test never ends)",
+    file: "src/queue/dispatch.ts",
+    find: "if (now - lastTurn < TURN_MS) {",
+    replace: "if (now >= 0) {",
+  },
+  {
     id: "fast-path-absent-dst",
     rule: "the driver's fast path stores an absent dst as 0, as the checked path does",
     file: DRIVER,

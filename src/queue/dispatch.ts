@@ -20,6 +20,8 @@ const STOP_SLEEP: unique symbol = Symbol("stop sleeping");
 /** The longest sleep between looks at the ring when the device has no interrupt (ms). */
 const POLL_MAX_MS = 10;
 const RUN_ID_LAST = 0xfffffffe;
+/** The longest the reaper goes on in microtasks before it yields a turn of the event loop (ms). */
+const TURN_MS = 1;
 
 /**
  * Completions and waits of one queue (see the module's text). Not public: `Queue` checks
@@ -291,10 +293,7 @@ export class Dispatcher<Req, Cpl> {
     return total;
   }
 
-  /**
-   * Whether anything waits for the device: a run on the ring or waiting for room (room
-   * comes from reaping), or a wait()er.
-   */
+  /** Whether anything waits for the device: a run on the ring or waiting for room (room comes from reaping), or a wait()er. */
   #demand(): boolean {
     return !this.#closed && (this.#inflight.size > 0 || this.#consumers.length > 0 || this.#backlog.waiting > 0);
   }
@@ -316,7 +315,7 @@ export class Dispatcher<Req, Cpl> {
    */
   async #pump(): Promise<void> {
     try {
-      let idleTurns = 0;
+      let idleTurns = 0, quick = false, lastTurn = performance.now();
       while (this.#demand()) {
         let got = this.#reap();
         if (got === 0 && this.#spinMs > 0) {
@@ -325,7 +324,21 @@ export class Dispatcher<Req, Cpl> {
         }
         if (got > 0) {
           idleTurns = 0;
-          // Let the settled promises' continuations (and the rest of the loop) run.
+          // The settled runs' continuations run in microtasks, until what they send has gone
+          // out; a whole turn of the event loop every TURN_MS, so nothing else starves.
+          const now = performance.now();
+          if (now - lastTurn < TURN_MS) {
+            do await undefined; while (this.#flushScheduled);
+            quick = true;
+          } else {
+            lastTurn = now;
+            await new Promise<void>(nextTurn);
+          }
+          continue;
+        }
+        if (quick) {
+          quick = false; // nothing yet: a whole turn before sleeping gives the device time
+          lastTurn = performance.now();
           await new Promise<void>(nextTurn);
           continue;
         }
@@ -363,11 +376,7 @@ export class Dispatcher<Req, Cpl> {
   #failAll(e: unknown): void {
     const consumers = this.#consumers;
     this.#consumers = [];
-    for (const c of consumers) {
-      unhook(c);
-      c.reject(e);
-    }
-    for (const r of [...this.#inflight.values(), ...this.#backlog.clear()]) {
+    for (const r of [...consumers, ...this.#inflight.values(), ...this.#backlog.clear()]) {
       unhook(r);
       r.reject(e);
     }

@@ -509,6 +509,31 @@ describe("Queue.run", () => {
     expect(await waiting).toMatchObject({ id: 1 });
   });
 
+  test("runs that keep completing at once never starve the event loop: a timer still fires", async () => {
+    const { open, devices } = opener();
+    const port = open(A, { root: "/nonexistent", devRoot: "/dev" });
+    const dev = devices.get(A) as FakeDummyDevice;
+    // A device that has answered everything whenever the queue looks.
+    const driver: UserDriver<DummyHandle, DummyRequest, DummyCompletion> = {
+      ...wdDummyV1Driver,
+      pollEncoded: (h, words, at, max) => (dev.step(), wdDummyV1Driver.pollEncoded!(h, words, at, max)),
+    };
+    await using q = new Queue<DummyRequest, DummyCompletion>(
+      { device: "acc0", type: "t", alg: "copy", deviceApi: "wd_dummy_v1", mdev: A, created: false },
+      { driver, port, tuning: { spin: 0 } },
+    );
+    let stop = false, done = 0;
+    setTimeout(() => (stop = true), 5);
+    const lane = async (): Promise<void> => {
+      while (!stop) {
+        await q.run({ op: "nop" });
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, lane));
+    expect(done).toBeGreaterThan(0);
+  });
+
   test("a malformed request rejects with TypeError/RangeError and sends nothing", async () => {
     const { q, dev, doorbells } = runQueue();
     await using _ = q;
