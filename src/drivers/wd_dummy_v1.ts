@@ -185,6 +185,33 @@ function putChecked(sq: Uint32Array, w: number, r: DummyRequest): void {
 }
 
 /**
+ * The fast path of `submit` and `encode`: a named operation, no flags, a u32 length, a u32
+ * id and IOVAs that are numbers below 4 GiB (an absent id or `dst` is 0, as in
+ * `putChecked`). Each field is read once and stored only after every check; returns false,
+ * having written nothing, for anything else (then `putChecked` decides).
+ */
+function putFast(sq: Uint32Array, w: number, r: DummyRequest): boolean {
+  const op = r?.op;
+  const opcode = op === "copy" ? L.WD_DUMMY_V1_OP_COPY : op === "csum" ? L.WD_DUMMY_V1_OP_CSUM : op === "nop" ? L.WD_DUMMY_V1_OP_NOP : -1;
+  if (opcode < 0) return false;
+  const rid = r.id, src = r.src, rdst = r.dst, len = r.len;
+  const id = rid === undefined ? 0 : rid, dst = rdst === undefined ? 0 : rdst;
+  if (
+    r.flags !== undefined || id >>> 0 !== id || len === undefined || len >>> 0 !== len ||
+    typeof src !== "number" || src >>> 0 !== src || typeof dst !== "number" || dst >>> 0 !== dst
+  ) return false;
+  sq[w] = opcode;
+  sq[w + 1] = id;
+  sq[w + 2] = src;
+  sq[w + 3] = 0;
+  sq[w + 4] = dst;
+  sq[w + 5] = 0;
+  sq[w + 6] = len;
+  sq[w + 7] = 0;
+  return true;
+}
+
+/**
  * How many of `want` requests the rings take now. Room is counted against the last SQ_HEAD
  * seen (an older head only under-counts it); the register is read again only when that is
  * not enough. Barrier: an acquire load; the device read the slots below SQ_HEAD before it
@@ -215,29 +242,7 @@ function submit(h: DummyHandle, requests: readonly DummyRequest[]): number {
     // a check throws with nothing published.
     const r = requests[i] as DummyRequest;
     const w = (tail & mask) * REQ_WORDS;
-    const op = r?.op;
-    const opcode = op === "copy" ? L.WD_DUMMY_V1_OP_COPY : op === "csum" ? L.WD_DUMMY_V1_OP_CSUM : op === "nop" ? L.WD_DUMMY_V1_OP_NOP : -1;
-    // The fast path: a named operation, no flags, u32 id and length, and IOVAs that are
-    // numbers below 4 GiB. Each field is read once and stored only after every check.
-    let stored = false;
-    if (opcode >= 0) {
-      const id = r.id, src = r.src, dst = r.dst, len = r.len;
-      if (
-        r.flags === undefined && id >>> 0 === id && len !== undefined && len >>> 0 === len &&
-        typeof src === "number" && src >>> 0 === src && typeof dst === "number" && dst >>> 0 === dst
-      ) {
-        sq[w] = opcode;
-        sq[w + 1] = id;
-        sq[w + 2] = src;
-        sq[w + 3] = 0;
-        sq[w + 4] = dst;
-        sq[w + 5] = 0;
-        sq[w + 6] = len;
-        sq[w + 7] = 0;
-        stored = true;
-      }
-    }
-    if (!stored) putChecked(sq, w, r);
+    if (!putFast(sq, w, r)) putChecked(sq, w, r);
     tail = (tail + 1) >>> 0;
   }
   h.sqTail = tail;
@@ -260,7 +265,7 @@ function encode(request: DummyRequest, words: Uint32Array, at: number): void {
   if (!Number.isInteger(at) || at < 0 || at + REQ_WORDS > words.length) {
     throw new RangeError(`Cannot encode a request at word ${at}: ${REQ_WORDS} words from there must fit in the ${words.length}-word array`);
   }
-  putChecked(words, at, request);
+  if (!putFast(words, at, request)) putChecked(words, at, request);
 }
 
 /**

@@ -14,7 +14,8 @@ export interface EncodedPath<Cpl> {
   readonly idWord: number;
   readonly completionWords: number;
   readonly completionIdWord: number;
-  readonly decode: (words: Uint32Array, at: number) => Cpl;
+  /** The driver, whose `decode` is called as its method (no bound function on the hot path). */
+  readonly decoder: { decode(words: Uint32Array, at: number): Cpl };
 }
 
 /** The driver's encoded path when it has all of it, else undefined. */
@@ -24,7 +25,7 @@ export function encodedPathOf<Cpl>(d: UserDriver<unknown, unknown, Cpl>): Encode
     d.completionWords === undefined || d.completionIdWord === undefined || d.pollEncoded === undefined || d.decode === undefined
   ) return undefined;
   const { descriptorWords, idWord, completionWords, completionIdWord } = d;
-  return { descriptorWords, idWord, completionWords, completionIdWord, decode: d.decode.bind(d) };
+  return { descriptorWords, idWord, completionWords, completionIdWord, decoder: d as { decode(words: Uint32Array, at: number): Cpl } };
 }
 
 /** The largest slot table; ids that collide beyond it go to a Map. */
@@ -141,10 +142,11 @@ export class WordQueue {
 
   /** Appends the record at `src[at]`. */
   push(src: Uint32Array, at: number): void {
-    if (this.length > this.#mask) this.#grow();
+    if (this.#tail - this.#head > this.#mask) this.#grow();
     const w = this.recordWords;
     const to = (this.#tail & this.#mask) * w;
-    for (let i = 0; i < w; i++) this.#words[to + i] = src[at + i] as number;
+    const words = this.#words;
+    for (let i = 0; i < w; i++) words[to + i] = src[at + i] as number;
     this.#tail++;
   }
 
@@ -177,12 +179,12 @@ export class WordQueue {
 export class Pending<Cpl> {
   #objects: Cpl[] = [];
   #words: WordQueue | undefined;
-  #decode: ((words: Uint32Array, at: number) => Cpl) | undefined;
+  #decoder: { decode(words: Uint32Array, at: number): Cpl } | undefined;
 
   constructor(encoded: EncodedPath<Cpl> | undefined) {
     if (encoded !== undefined) {
       this.#words = new WordQueue(encoded.completionWords);
-      this.#decode = encoded.decode;
+      this.#decoder = encoded.decoder;
     }
   }
 
@@ -202,17 +204,21 @@ export class Pending<Cpl> {
   take(): Cpl {
     const p = this.#words;
     if (p === undefined) return this.#objects.shift() as Cpl;
-    const c = (this.#decode as (words: Uint32Array, at: number) => Cpl)(p.words, p.offset(0));
+    const c = (this.#decoder as { decode(words: Uint32Array, at: number): Cpl }).decode(p.words, p.offset(0));
     p.shift(1);
     return c;
   }
 
   /** Up to `max` of the oldest, as objects. */
   takeMany(max: number): Cpl[] {
-    if (this.#words === undefined) return this.#objects.splice(0, max);
+    const p = this.#words;
+    if (p === undefined) return this.#objects.splice(0, max);
     const out: Cpl[] = [];
-    const n = Math.min(max, this.length);
-    for (let i = 0; i < n; i++) out.push(this.take());
+    const n = Math.min(max, p.length);
+    const d = this.#decoder as { decode(words: Uint32Array, at: number): Cpl };
+    const src = p.words;
+    for (let k = 0; k < n; k++) out.push(d.decode(src, p.offset(k)));
+    p.shift(n);
     return out;
   }
 

@@ -1,10 +1,12 @@
 /**
- * The records the queue's dispatcher keeps for what waits on it, and the check of a
- * wait's options. Private to `src/queue/`.
+ * What the queue's dispatcher serves, the records it keeps for what waits on it, and the
+ * check of a wait's options. Private to `src/queue/`.
  *
  * @module
  */
 import { setImmediate as immediate } from "node:timers";
+import type { UserDriver } from "../drivers/driver.ts";
+import type { Readiness } from "./port.ts";
 import type { QueueWaitOptions } from "./types.ts";
 
 /** The options of a call that gave none, one object for every such call. */
@@ -13,6 +15,22 @@ export const NO_OPTIONS: QueueWaitOptions = {};
 /** A yield to the event loop's next turn, one executor for every turn. */
 export function nextTurn(resolve: () => void): void {
   immediate(resolve);
+}
+
+/** What a dispatcher serves: the driver and its queue state, and how to wait. */
+export interface DispatchParts<Req, Cpl> {
+  readonly driver: UserDriver<unknown, Req, Cpl>;
+  readonly handle: unknown;
+  /** What signals completions (the interrupt's eventfd, a device fd's readiness), or undefined to poll. */
+  readonly irq: Readiness | undefined;
+  /** How long a wait spins before it sleeps, in milliseconds. */
+  readonly spinMs: number;
+  /** How many `run` requests may wait for ring room. */
+  readonly backlog: number;
+  /** The queue's mediated device, for messages. */
+  readonly label: string;
+  /** The error for a call after close, as the queue words it. */
+  readonly closedError: (action: string) => Error;
 }
 
 /** A `run` request from its call to its completion. */
@@ -71,11 +89,21 @@ export function unhook(x: Hooked): void {
   x.onAbort = undefined;
 }
 
-/** Sleeps `ms` milliseconds, or until `signal` aborts (then it resolves too). */
+/**
+ * Sleeps `ms` milliseconds, or until `signal` aborts (then it resolves too). Its abort
+ * listener goes when the sleep ends either way, so one signal may serve many sleeps.
+ */
 export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+    const aborted = (): void => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener("abort", aborted);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", aborted, { once: true });
   });
 }
 

@@ -10,7 +10,7 @@
 import type { UserDriver } from "../drivers/driver.ts";
 import { TimeoutError } from "../sys/error.ts";
 import { QueueFullError, type QueueWaitOptions, RUN_ID_BASE, type RunRequest } from "./types.ts";
-import { checkWaitOptions, completionsOf, type Consumer, hook, nextTurn, NO_OPTIONS, type RunEntry, sleepUnlessAborted, unhook } from "./_waiters.ts";
+import { checkWaitOptions, completionsOf, type Consumer, type DispatchParts, hook, nextTurn, NO_OPTIONS, type RunEntry, sleepUnlessAborted, unhook } from "./_waiters.ts";
 import { Backlog, checkRunRequest, newPromise, rejectNew, RunPool, submitObjects, validateRequest } from "./_runs.ts";
 import { type EncodedPath, encodedPathOf, Pending, RunTable } from "./_store.ts";
 import type { Readiness } from "./port.ts";
@@ -20,22 +20,8 @@ const STOP_SLEEP: unique symbol = Symbol("stop sleeping");
 /** The longest sleep between looks at the ring when the device has no interrupt (ms). */
 const POLL_MAX_MS = 10;
 const RUN_ID_LAST = 0xfffffffe;
-
-/** What a dispatcher serves: the driver and its queue state, and how to wait. */
-export interface DispatchParts<Req, Cpl> {
-  readonly driver: UserDriver<unknown, Req, Cpl>;
-  readonly handle: unknown;
-  /** What signals completions (the interrupt's eventfd, a device fd's readiness), or undefined to poll. */
-  readonly irq: Readiness | undefined;
-  /** How long a wait spins before it sleeps, in milliseconds. */
-  readonly spinMs: number;
-  /** How many `run` requests may wait for ring room. */
-  readonly backlog: number;
-  /** The queue's mediated device, for messages. */
-  readonly label: string;
-  /** The error for a call after close, as the queue words it. */
-  readonly closedError: (action: string) => Error;
-}
+/** The longest the reaper goes on in microtasks before it yields a turn of the event loop (ms). */
+const TURN_MS = 1;
 
 /**
  * Completions and waits of one queue (see the module's text). Not public: `Queue` checks
@@ -72,7 +58,10 @@ export class Dispatcher<Req, Cpl> {
   #consumers: Consumer<Cpl>[] = [];
   #pool = new RunPool<Req, Cpl>();
   #pumping = false;
+  /** The controller of the reaper's sleep while it sleeps (aborting it ends the sleep). */
   #sleep: AbortController | undefined;
+  /** The controller the next sleep uses: one for every sleep until one is aborted. */
+  #sleepCtl = new AbortController();
   #scratch: { words?: Uint32Array } = {};
 
   constructor(parts: DispatchParts<Req, Cpl>) {
@@ -100,6 +89,11 @@ export class Dispatcher<Req, Cpl> {
   }
   /** Up to `max` completions of the ring (not run's), reaping first when fewer are waiting. */
   poll(max: number): Cpl[] {
+    // Only the ring's own traffic (nothing reaped and kept, no run on the ring, waiting for
+    // room or given up, no wait()er to serve first): the driver's objects straight off the ring.
+    if (this.#pending.length === 0 && this.#inflight.size === 0 && this.#backlog.waiting === 0 && this.#dropped.size === 0 && this.#consumers.length === 0) {
+      return this.#driver.poll(this.#handle, max);
+    }
     if (this.#pending.length < max) this.#reap();
     return this.#pending.takeMany(max);
   }
@@ -205,7 +199,7 @@ export class Dispatcher<Req, Cpl> {
     for (let tries = 0; tries <= RUN_ID_LAST - RUN_ID_BASE; tries++) {
       const id = this.#nextId;
       this.#nextId = id >= RUN_ID_LAST ? RUN_ID_BASE : id + 1;
-      if (this.#inflight.get(id) === undefined && !this.#dropped.has(id)) return id;
+      if (this.#inflight.get(id) === undefined && (this.#dropped.size === 0 || !this.#dropped.has(id))) return id;
     }
     throw new QueueFullError(`Cannot run a request on ${this.#label}: every run id is in use`);
   }
@@ -299,10 +293,7 @@ export class Dispatcher<Req, Cpl> {
     return total;
   }
 
-  /**
-   * Whether anything waits for the device: a run on the ring or waiting for room (room
-   * comes from reaping), or a wait()er.
-   */
+  /** Whether anything waits for the device: a run on the ring or waiting for room (room comes from reaping), or a wait()er. */
   #demand(): boolean {
     return !this.#closed && (this.#inflight.size > 0 || this.#consumers.length > 0 || this.#backlog.waiting > 0);
   }
@@ -324,22 +315,36 @@ export class Dispatcher<Req, Cpl> {
    */
   async #pump(): Promise<void> {
     try {
-      let idleTurns = 0;
+      let idleTurns = 0, quick = false, lastTurn = performance.now();
       while (this.#demand()) {
-        if (this.#reap() > 0) {
+        let got = this.#reap();
+        if (got === 0 && this.#spinMs > 0) {
+          const until = performance.now() + this.#spinMs;
+          while (got === 0 && performance.now() < until) got = this.#reap();
+        }
+        if (got > 0) {
           idleTurns = 0;
-          // Let the settled promises' continuations (and the rest of the loop) run.
+          // The settled runs' continuations run in microtasks, until what they send has gone
+          // out; a whole turn of the event loop every TURN_MS, so nothing else starves.
+          const now = performance.now();
+          if (now - lastTurn < TURN_MS) {
+            do await undefined; while (this.#flushScheduled);
+            quick = true;
+          } else {
+            lastTurn = now;
+            await new Promise<void>(nextTurn);
+          }
+          continue;
+        }
+        if (quick) {
+          quick = false; // nothing yet: a whole turn before sleeping gives the device time
+          lastTurn = performance.now();
           await new Promise<void>(nextTurn);
           continue;
         }
-        if (this.#spinMs > 0) {
-          const until = performance.now() + this.#spinMs;
-          let got = 0;
-          while (got === 0 && performance.now() < until) got = this.#reap();
-          if (got > 0) continue;
-        }
         if (!this.#demand()) break;
-        const ac = new AbortController();
+        if (this.#sleepCtl.signal.aborted) this.#sleepCtl = new AbortController();
+        const ac = this.#sleepCtl;
         this.#sleep = ac;
         try {
           if (this.#irq !== undefined) {
@@ -371,11 +376,7 @@ export class Dispatcher<Req, Cpl> {
   #failAll(e: unknown): void {
     const consumers = this.#consumers;
     this.#consumers = [];
-    for (const c of consumers) {
-      unhook(c);
-      c.reject(e);
-    }
-    for (const r of [...this.#inflight.values(), ...this.#backlog.clear()]) {
+    for (const r of [...consumers, ...this.#inflight.values(), ...this.#backlog.clear()]) {
       unhook(r);
       r.reject(e);
     }

@@ -174,24 +174,30 @@ describe("wd_dummy_v1 driver against a stand-in device", () => {
     try {
       const h = drv.open(dev.context());
       let seed = 12345;
-      const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+      // A 32-bit LCG (Math.imul: exact), scaled from its high bits, which are the random ones.
+      const rnd = (n: number) => Math.floor(((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) * n);
       const pick = (): number => [0, 1, 0x7fffffff, 0x80000000, 0xffffffff, rnd(2 ** 32)][rnd(6)] as number;
+      let fast = 0;
       for (let k = 0; k < 20; k++) {
+        // An absent id or dst (run's requests have no id) is 0 on both paths.
         const reqs: DummyRequest[] = Array.from({ length: 16 }, () => ({
           op: (["copy", "csum", "nop"] as const)[rnd(3)] as "copy",
-          id: pick(),
+          id: (rnd(5) === 0 ? undefined : pick()) as number,
           src: rnd(4) === 0 ? BigInt(pick()) : pick(),
-          dst: pick(),
+          dst: rnd(5) === 0 ? undefined : pick(),
           len: pick(),
         }));
+        fast += reqs.filter((r) => typeof r.src === "number").length;
         expect(drv.submit(h, reqs)).toBe(16);
         const words = new Uint32Array(16 * 8);
-        reqs.forEach((r, i) => drv.encode(r, words, i * 8));
+        // flags: 0 is the same descriptor, and always takes the checked path.
+        reqs.forEach((r, i) => drv.encode({ ...r, flags: 0 }, words, i * 8));
         const at = ((h.sqTail - 16) & h.sqMask) * 8;
         expect([...h.sq.subarray(at, at + 16 * 8)]).toEqual([...words]);
         h.cqHead = h.sqTail; // as if reaped
         dev.ctrl.write32(L.WD_DUMMY_V1_REG_SQ_HEAD, h.sqTail);
       }
+      expect(fast).toBeGreaterThan(160); // most went by the fast path in submit
     } finally {
       dev.close();
     }

@@ -374,6 +374,40 @@ describe("Queue.run", () => {
     expect(q.poll().map((c) => c.id)).toEqual([5, 6]);
   });
 
+  test("poll returns only the ring's own completions while runs, waits and a run backlog share the queue", async () => {
+    const { q, dev, doorbells } = runQueue();
+    await using _ = q;
+    // A run on the ring: poll settles it and returns only the sent request's completion.
+    const r = q.run({ op: "nop" });
+    q.send({ op: "nop", id: 5 });
+    await Promise.resolve();
+    dev.step();
+    expect(q.poll().map((c) => c.id)).toEqual([5]);
+    expect((await r).id).toBe(RUN_ID_BASE);
+    // A wait()er is served before poll, which gets the rest.
+    const w = q.wait({ timeout: 2000 });
+    q.sendBatch([{ op: "nop", id: 6 }, { op: "nop", id: 7 }]);
+    dev.step();
+    expect(q.poll().map((c) => c.id)).toEqual([7]);
+    expect((await w).id).toBe(6);
+    // A run waiting for room behind a full ring goes out in the poll that makes room.
+    expect(q.sendBatch(Array.from({ length: 256 }, (_, i) => ({ op: "nop" as const, id: i })))).toBe(256);
+    const late = q.run({ op: "nop" });
+    await Promise.resolve();
+    const rung = doorbells.length;
+    dev.step();
+    expect(q.poll().map((c) => c.id)).toEqual(Array.from({ length: 256 }, (_, i) => i));
+    expect(doorbells.length).toBe(rung + 1);
+    dev.step();
+    expect((await late).id).toBe(RUN_ID_BASE + 1);
+    // Nothing else on the queue: poll takes the ring's completions straight, up to max.
+    q.sendBatch([{ op: "nop", id: 8 }, { op: "nop", id: 9 }, { op: "nop", id: 10 }]);
+    dev.step();
+    expect(q.poll(2).map((c) => c.id)).toEqual([8, 9]);
+    expect(q.poll().map((c) => c.id)).toEqual([10]);
+    expect(q.poll()).toEqual([]);
+  });
+
   test("a full ring keeps runs waiting in order; past the backlog run rejects with QueueFullError", async () => {
     const { q, dev, doorbells } = runQueue({ backlog: 356 });
     await using _ = q;
@@ -438,6 +472,66 @@ describe("Queue.run", () => {
       q.send({ op: "nop", id: i });
       expect((await q.wait({ timeout: 2000 })).id).toBe(i);
     }
+  });
+
+  test("a completion the reaper's spin finds settles its run before the reaper looks at the ring again", async () => {
+    const { open, devices } = opener();
+    const port = open(A, { root: "/nonexistent", devRoot: "/dev" });
+    const dev = devices.get(A) as FakeDummyDevice;
+    // The device answers on the second look after the run went out: the reaper's first
+    // look misses, its spin finds it.
+    let looks = 0, answerAt = -1, foundAt = -1;
+    const look = (): void => {
+      looks++;
+      if (looks === answerAt) foundAt = (dev.step(), looks);
+    };
+    const driver: UserDriver<DummyHandle, DummyRequest, DummyCompletion> = {
+      ...wdDummyV1Driver,
+      submitEncoded(h, words, first, count) {
+        answerAt = looks + 2;
+        return wdDummyV1Driver.submitEncoded!(h, words, first, count);
+      },
+      poll: (h, max) => (look(), wdDummyV1Driver.poll(h, max)),
+      pollEncoded: (h, words, at, max) => (look(), wdDummyV1Driver.pollEncoded!(h, words, at, max)),
+    };
+    await using q = new Queue<DummyRequest, DummyCompletion>(
+      { device: "acc0", type: "t", alg: "copy", deviceApi: "wd_dummy_v1", mdev: A, created: false },
+      { driver, port, tuning: { spin: 20_000 } },
+    );
+    // A wait()er keeps the reaper going after the run has settled.
+    const waiting = q.wait({ timeout: 5000 }).catch((e: unknown) => e);
+    let settledAt = -1;
+    await q.run({ op: "nop" }).then(() => (settledAt = looks));
+    expect(foundAt).toBeGreaterThan(0);
+    expect(settledAt).toBe(foundAt);
+    q.send({ op: "nop", id: 1 });
+    dev.step();
+    expect(await waiting).toMatchObject({ id: 1 });
+  });
+
+  test("runs that keep completing at once never starve the event loop: a timer still fires", async () => {
+    const { open, devices } = opener();
+    const port = open(A, { root: "/nonexistent", devRoot: "/dev" });
+    const dev = devices.get(A) as FakeDummyDevice;
+    // A device that has answered everything whenever the queue looks.
+    const driver: UserDriver<DummyHandle, DummyRequest, DummyCompletion> = {
+      ...wdDummyV1Driver,
+      pollEncoded: (h, words, at, max) => (dev.step(), wdDummyV1Driver.pollEncoded!(h, words, at, max)),
+    };
+    await using q = new Queue<DummyRequest, DummyCompletion>(
+      { device: "acc0", type: "t", alg: "copy", deviceApi: "wd_dummy_v1", mdev: A, created: false },
+      { driver, port, tuning: { spin: 0 } },
+    );
+    let stop = false, done = 0;
+    setTimeout(() => (stop = true), 5);
+    const lane = async (): Promise<void> => {
+      while (!stop) {
+        await q.run({ op: "nop" });
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, lane));
+    expect(done).toBeGreaterThan(0);
   });
 
   test("a malformed request rejects with TypeError/RangeError and sends nothing", async () => {
