@@ -269,7 +269,7 @@ export const MUTATIONS: readonly Mutation[] = [
   },
   {
     id: "reaper-starves-event-loop",
-    rule: "a reaper that keeps finding completions still yields a whole turn of the event loop every TURN_MS (caught by the run's time limit: the starved test never ends)",
+    rule: "a reaper that keeps finding completions still yields a whole turn of the event loop every TURN_MS",
     file: "src/queue/dispatch.ts",
     find: "if (now - lastTurn < TURN_MS) {",
     replace: "if (now >= 0) {",
