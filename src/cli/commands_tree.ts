@@ -5,7 +5,9 @@
  * @module
  */
 import type { Criteria, Selection } from "../select/select.ts";
+import { whereRead } from "../sysfs/errors.ts";
 import type { Accelerator, AcceleratorClass, AcceleratorType, Inventory } from "../sysfs/model.ts";
+import { describeFlags, formatFlags, parseFlags } from "../sysfs/parse.ts";
 import { type Command, EXIT_FAILED, int, str, UsageError, type Values } from "./command.ts";
 import { entry, pad } from "./table.ts";
 import { lazy } from "./lazy.ts";
@@ -82,9 +84,7 @@ function uacceLines(d: Accelerator, out: string[]): void {
   if (d.types.length > 0) out.push(`  algorithms: ${d.types.map((t) => t.type).join(", ")}`);
 }
 
-async function listText(inv: Inventory, verbose: boolean): Promise<string> {
-  const { describeFlags, formatFlags } = await lazy<typeof import("../sysfs/parse.ts")>("../sysfs/parse.ts", import.meta.url);
-  const { whereRead } = await lazy<typeof import("../sysfs/errors.ts")>("../sysfs/errors.ts", import.meta.url);
+function listText(inv: Inventory, verbose: boolean): string {
   if (inv.devices.length === 0) return `No accelerators in ${whereRead(inv)}`;
   const out: string[] = [];
   for (const d of inv.devices) {
@@ -152,7 +152,7 @@ error unless none does.`,
       devices: inv.devices.map(deviceJson),
     };
     if (verbose && ctx.json) json["barrier"] = await barrierJson();
-    let text = await listText(inv, verbose);
+    let text = listText(inv, verbose);
     if (verbose) {
       const b = await barrierJson();
       const what = b["backend"] === "c" ? `c (${String(b["library"])})` : "js (Atomics.store)";
@@ -172,7 +172,6 @@ async function pickCriteria(v: Values): Promise<Criteria> {
   if (wdType !== undefined) c.wdType = wdType;
   const flags = str(v, "flags");
   if (flags !== undefined) {
-    const { parseFlags } = await lazy<typeof import("../sysfs/parse.ts")>("../sysfs/parse.ts", import.meta.url);
     const f = parseFlags(flags);
     if (!f.ok) throw new UsageError(`--flags ${JSON.stringify(flags)}: ${f.reason}`);
     c.flags = f.value;
