@@ -8,10 +8,19 @@
 import { Buffer } from "node:buffer";
 import { spawnSync } from "node:child_process";
 import process from "node:process";
+import { WD_DUMMY_V1_CPL_OFF_ID, WD_DUMMY_V1_CPL_OFF_STATUS } from "../../src/drivers/wd_dummy_v1_layout.ts";
 import { Emulator } from "../emu/emulator.ts";
 
 /** How a case waits: the ring API polled, or `run` sleeping on the interrupt. */
 export type Mode = "poll" | "irq";
+/**
+ * Which of the queue's APIs a poll-mode case uses: request and completion objects
+ * (`sendBatch`, `poll`), or descriptors and completions as words (`sendEncoded`,
+ * `pollEncoded`). `irq` cases use `run`.
+ */
+export type Api = "objects" | "encoded";
+/** The words of a `wd_dummy_v1` completion that hold the id and (low half) the status. */
+const CPL_ID = WD_DUMMY_V1_CPL_OFF_ID / 4, CPL_STATUS = WD_DUMMY_V1_CPL_OFF_STATUS / 4;
 /** Requests per second and CPU per request of one run. */
 export interface RpsResult {
   rps: number;
@@ -36,7 +45,7 @@ function cpuNow(): number {
 }
 
 /** The TypeScript side of an rps case. */
-export async function tsRps(depth: number, size: number, checks: boolean, mode: Mode, n: number): Promise<RpsResult> {
+export async function tsRps(depth: number, size: number, checks: boolean, mode: Mode, n: number, api: Api = "objects"): Promise<RpsResult> {
   await using emu = await Emulator.start();
   await using q = emu.queue(mode === "irq" ? { spin: 0 } : {});
   const stride = 2 * size;
@@ -57,7 +66,46 @@ export async function tsRps(depth: number, size: number, checks: boolean, mode: 
   let failed = 0, bad = 0;
   const c0 = cpuNow();
   const t0 = performance.now();
-  if (mode === "poll") {
+  if (mode === "poll" && api === "encoded") {
+    // The ring API without objects: each slot's descriptor encoded once (its id is its
+    // slot), copied into the batch it goes in; completions read as the device wrote them.
+    const dw = q.descriptorWords!, cw = q.completionWords!;
+    const desc = q.encode(Array.from({ length: depth }, (_, s) => ({ op: "copy" as const, id: s, src: base + s * stride, dst: base + s * stride + size, len: size })));
+    const batch = new Uint32Array(depth * dw), cpl = new Uint32Array(depth * cw);
+    const free = new Int32Array(depth);
+    let nFree = depth;
+    for (let i = 0; i < depth; i++) free[i] = depth - 1 - i;
+    let submitted = 0, done = 0;
+    while (done < n) {
+      if (submitted < n && nFree > 0) {
+        let k = 0;
+        while (submitted < n && nFree > 0) {
+          const s = free[--nFree]!;
+          if (checks) {
+            const from = slots + ((submitted * 4099) % (POOL - size));
+            mem.copyWithin(s * stride, from, from + size);
+          }
+          for (let w = 0, from = s * dw, to = k * dw; w < dw; w++) batch[to + w] = desc[from + w]!;
+          k++;
+          submitted++;
+        }
+        if (q.sendEncoded(batch, 0, k) !== k) throw new Error("the ring refused requests it has room for");
+      }
+      let got = q.pollEncoded(cpl, depth);
+      for (let spins = 0; got === 0; spins++) {
+        if ((spins & 0xffff) === 0xffff && performance.now() - t0 > 120_000) throw new Error(`no completion (done ${done} of ${n})`);
+        Atomics.pause();
+        got = q.pollEncoded(cpl, depth);
+      }
+      for (let i = 0, at = 0; i < got; i++, at += cw) {
+        const s = cpl[at + CPL_ID]!;
+        if ((cpl[at + CPL_STATUS]! & 0xffff) !== 0 || s >= depth) failed++;
+        else if (checks && Buffer.compare(dstView[s]!, srcView[s]!) !== 0) bad++;
+        free[nFree++] = s;
+        done++;
+      }
+    }
+  } else if (mode === "poll") {
     const free: number[] = [];
     for (let i = 0; i < depth; i++) free.push(depth - 1 - i);
     const slotOf = new Uint32Array(256);

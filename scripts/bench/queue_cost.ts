@@ -1,14 +1,14 @@
 #!/usr/bin/env bun
 /**
  * The queue's own CPU cost per request, without a concurrent device: the loops of
- * `npm run bench:queue` (poll mode: request objects, `sendBatch`, `poll`; irq mode: `run`
- * from DEPTH workers) over an in-process stand-in device that answers every request up to
+ * `npm run bench:queue` (poll mode: request objects, `sendBatch`, `poll`; encoded: the same
+ * with `sendEncoded` and `pollEncoded`; irq mode: `run` from DEPTH workers) over an in-process stand-in device that answers every request up to
  * the doorbell whenever the queue reads the completion ring. No second process and no
  * spinning, so the figure moves with the queue's code, not with the machine's load; it
  * includes the stand-in's own work (the same before and after a change). Numbers, not a
  * test.
  *
- *   bun scripts/bench/queue_cost.ts [--mode poll,irq] [--depth 8,32] [--n 1000000] [--repeat 5]
+ *   bun scripts/bench/queue_cost.ts [--mode poll,encoded,irq] [--depth 8,32] [--n 1000000] [--repeat 5]
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
@@ -113,6 +113,36 @@ function pollCase(depth: number, n: number): void {
   if (failed > 0) throw new Error(`${failed} requests failed`);
 }
 
+/** The poll-mode loop of the benchmark on the encoded API (checks off): descriptors and completions as words. */
+function encodedCase(depth: number, n: number): void {
+  const stride = 2 * SIZE, dw = q.descriptorWords!, cw = q.completionWords!;
+  const desc = q.encode(Array.from({ length: depth }, (_, s) => ({ op: "copy" as const, id: s, src: BASE + s * stride, dst: BASE + s * stride + SIZE, len: SIZE })));
+  const batch = new Uint32Array(depth * dw), cpl = new Uint32Array(depth * cw);
+  const free = new Int32Array(depth);
+  let nFree = depth, submitted = 0, done = 0, failed = 0;
+  for (let i = 0; i < depth; i++) free[i] = depth - 1 - i;
+  while (done < n) {
+    if (submitted < n && nFree > 0) {
+      let k = 0;
+      while (submitted < n && nFree > 0) {
+        const s = free[--nFree]!;
+        for (let w = 0, from = s * dw, to = k * dw; w < dw; w++) batch[to + w] = desc[from + w]!;
+        k++;
+        submitted++;
+      }
+      if (q.sendEncoded(batch, 0, k) !== k) throw new Error("the ring refused requests it has room for");
+    }
+    const got = q.pollEncoded(cpl, depth);
+    for (let i = 0, at = 0; i < got; i++, at += cw) {
+      const s = cpl[at + L.WD_DUMMY_V1_CPL_OFF_ID / 4]!;
+      if ((cpl[at + L.WD_DUMMY_V1_CPL_OFF_STATUS / 4]! & 0xffff) !== 0 || s >= depth) failed++;
+      free[nFree++] = s;
+      done++;
+    }
+  }
+  if (failed > 0) throw new Error(`${failed} requests failed`);
+}
+
 /** The irq-mode loop of the benchmark (checks off): `run` from `depth` workers. */
 async function irqCase(depth: number, n: number): Promise<void> {
   let next = 0, failed = 0;
@@ -135,7 +165,7 @@ function cpuNs(): number {
 
 for (const mode of values.mode.split(",")) {
   for (const depth of values.depth.split(",").map(Number)) {
-    const body = mode === "poll" ? (n: number) => pollCase(depth, n) : (n: number) => irqCase(depth, n);
+    const body = mode === "poll" ? (n: number) => pollCase(depth, n) : mode === "encoded" ? (n: number) => encodedCase(depth, n) : (n: number) => irqCase(depth, n);
     await body(Math.ceil(N / 4)); // JIT warm-up
     const ns: number[] = [];
     for (let r = 0; r < REPEAT; r++) {

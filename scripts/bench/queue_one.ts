@@ -5,7 +5,7 @@
  * the same case after each unless `--no-c`; prints each run and the medians (rps, CPU ns
  * per request of the client process, TS/C ratios). Numbers, not a test.
  *
- *   bun scripts/bench/queue_one.ts [--mode poll|irq] [--depth 8] [--size 256] [--checks]
+ *   bun scripts/bench/queue_one.ts [--mode poll|irq] [--depth 8] [--size 256] [--checks] [--encoded]
  *                                  [--n 60000] [--repeat 5] [--no-c]
  *   bun --cpu-prof-md scripts/bench/queue_one.ts --mode poll --depth 8 --n 600000 --repeat 1 --no-c
  */
@@ -13,7 +13,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { buildEmu } from "../emu/emulator.ts";
 import { median } from "./_common.ts";
-import { cRps, type Mode, type RpsResult, tsRps } from "./_queue_ts.ts";
+import { type Api, cRps, type Mode, type RpsResult, tsRps } from "./_queue_ts.ts";
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     depth: { type: "string", default: "8" },
     size: { type: "string", default: "256" },
     checks: { type: "boolean", default: false },
+    encoded: { type: "boolean", default: false },
     n: { type: "string" },
     repeat: { type: "string", default: "5" },
     "no-c": { type: "boolean", default: false },
@@ -31,15 +32,16 @@ if (mode !== "poll" && mode !== "irq") throw new RangeError(`--mode ${JSON.strin
 const depth = Number(values.depth), size = Number(values.size), repeat = Number(values.repeat);
 const n = Number(values.n ?? (depth === 1 ? 20000 : depth === 8 ? 60000 : 120000));
 const checks = values.checks;
+const api: Api = values.encoded ? "encoded" : "objects";
 const withC = !values["no-c"];
 const emuBin = withC ? buildEmu("wd_emu") : "";
 const cBin = withC ? buildEmu("emu_client") : "";
 
-await tsRps(depth, size, checks, mode, Math.ceil(n / 4)); // JIT warm-up, untimed
+await tsRps(depth, size, checks, mode, Math.ceil(n / 4), api); // JIT warm-up, untimed
 const ts: RpsResult[] = [], c: RpsResult[] = [];
 const fmt = (r: RpsResult) => `${(r.rps / 1e6).toFixed(3)}M rps ${r.cpuNs.toFixed(0)} ns CPU/req`;
 for (let i = 0; i < repeat; i++) {
-  const t = await tsRps(depth, size, checks, mode, n);
+  const t = await tsRps(depth, size, checks, mode, n, api);
   ts.push(t);
   let line = `run ${i + 1}: TS ${fmt(t)}`;
   if (withC) {

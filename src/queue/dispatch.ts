@@ -87,19 +87,23 @@ export class Dispatcher<Req, Cpl> {
   get interrupts(): boolean {
     return this.#irq !== undefined;
   }
+  /** Whether the ring carries only its own traffic: nothing reaped and kept, no run on the ring, waiting for room or given up, no wait()er to serve first. */
+  #alone(): boolean {
+    return this.#pending.length === 0 && this.#inflight.size === 0 && this.#backlog.waiting === 0 && this.#dropped.size === 0 && this.#consumers.length === 0;
+  }
+
   /** Up to `max` completions of the ring (not run's), reaping first when fewer are waiting. */
   poll(max: number): Cpl[] {
-    // Only the ring's own traffic (nothing reaped and kept, no run on the ring, waiting for
-    // room or given up, no wait()er to serve first): the driver's objects straight off the ring.
-    if (this.#pending.length === 0 && this.#inflight.size === 0 && this.#backlog.waiting === 0 && this.#dropped.size === 0 && this.#consumers.length === 0) {
-      return this.#driver.poll(this.#handle, max);
-    }
+    // Only the ring's own traffic: the driver's objects straight off the ring.
+    if (this.#alone()) return this.#driver.poll(this.#handle, max);
     if (this.#pending.length < max) this.#reap();
     return this.#pending.takeMany(max);
   }
 
   /** Up to `max` completions (not run's) as words into `words`, reaping first when fewer are waiting (encoded path). */
   pollEncoded(words: Uint32Array, max: number): number {
+    // As in poll: only the ring's own traffic, the device's words straight into the caller's.
+    if (this.#alone()) return this.#driver.pollEncoded!(this.#handle, words, 0, max);
     if (this.#pending.length < max) this.#reap();
     return this.#pending.takeWords(words, max);
   }
