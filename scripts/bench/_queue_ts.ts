@@ -7,20 +7,43 @@
  */
 import { Buffer } from "node:buffer";
 import { spawnSync } from "node:child_process";
+import * as os from "node:os";
 import process from "node:process";
 import { WD_DUMMY_V1_CPL_OFF_ID, WD_DUMMY_V1_CPL_OFF_STATUS } from "../../src/drivers/wd_dummy_v1_layout.ts";
+import type { DummyCompletion, DummyRequest } from "../../src/drivers/wd_dummy_v1.ts";
+import type { Queue } from "../../src/queue/queue.ts";
 import { Emulator } from "../emu/emulator.ts";
 
-/** How a case waits: the ring API polled, or `run` sleeping on the interrupt. */
+/** How a case waits: the ring polled in a loop, or sleeping on the completion interrupt (`run` with `spin: 0`). */
 export type Mode = "poll" | "irq";
 /**
- * Which of the queue's APIs a poll-mode case uses: request and completion objects
- * (`sendBatch`, `poll`), or descriptors and completions as words (`sendEncoded`,
- * `pollEncoded`). `irq` cases use `run`.
+ * Which of the queue's APIs a case uses: request and completion objects (`sendBatch`,
+ * `poll`); descriptors and completions as words (`sendEncoded`, `pollEncoded`), the
+ * queue's zero-allocation path; `run`, a promise per request. For latency only,
+ * `encoded+promise`: the encoded path followed by a bare promise resolved and awaited,
+ * the least any promise-returning call on this ring can cost (the engine's floor for `run`).
  */
-export type Api = "objects" | "encoded";
+export type Api = "objects" | "encoded" | "run" | "encoded+promise";
 /** The words of a `wd_dummy_v1` completion that hold the id and (low half) the status. */
 const CPL_ID = WD_DUMMY_V1_CPL_OFF_ID / 4, CPL_STATUS = WD_DUMMY_V1_CPL_OFF_STATUS / 4;
+/** A pause instruction per empty look, as the C client's loop has (Bun and Deno have it; Node 20 has not). */
+const pause: () => void = (Atomics as unknown as { pause?: () => void }).pause ?? (() => {});
+
+/** One rps case. */
+export interface RpsCase {
+  readonly depth: number;
+  readonly size: number;
+  readonly checks: boolean;
+  readonly mode: Mode;
+  /** poll mode: "objects" or "encoded"; irq mode: "run". */
+  readonly api: Api;
+}
+/** One latency case (depth 1, checks off). */
+export interface LatencyCase {
+  readonly size: number;
+  readonly mode: Mode;
+  readonly api: Api;
+}
 /** Requests per second and CPU per request of one run. */
 export interface RpsResult {
   rps: number;
@@ -44,10 +67,21 @@ function cpuNow(): number {
   return (u.user + u.system) * 1000; // ns
 }
 
-/** The TypeScript side of an rps case. */
-export async function tsRps(depth: number, size: number, checks: boolean, mode: Mode, n: number, api: Api = "objects"): Promise<RpsResult> {
-  await using emu = await Emulator.start();
-  await using q = emu.queue(mode === "irq" ? { spin: 0 } : {});
+type Q = Queue<DummyRequest, DummyCompletion>;
+
+/** The slots of an rps run: slot `s` copies `size` bytes from `base + s * stride` to `+ size`. */
+interface Slots {
+  readonly q: Q;
+  readonly base: number;
+  readonly stride: number;
+  readonly mem: Buffer;
+  /** Refills slot `s`'s source for request `i` (checks on). */
+  fill(s: number, i: number): void;
+  /** Whether slot `s`'s copy came back equal (checks on). */
+  same(s: number): boolean;
+}
+
+function slotsOf(q: Q, depth: number, size: number): Slots {
   const stride = 2 * size;
   const slots = depth * stride;
   const buf = q.alloc(slots + POOL);
@@ -61,139 +95,198 @@ export async function tsRps(depth: number, size: number, checks: boolean, mode: 
     dstView.push(mem.subarray(s * stride + size, s * stride + 2 * size));
   }
   crypto.getRandomValues(bytes.subarray(slots, slots + POOL));
-  // IOVAs as numbers: the driver's fast path.
-  const base = Number(buf.iova);
-  let failed = 0, bad = 0;
+  return {
+    q,
+    // IOVAs as numbers: the driver's fast path.
+    base: Number(buf.iova),
+    stride,
+    mem,
+    fill(s, i) {
+      const from = slots + ((i * 4099) % (POOL - size));
+      mem.copyWithin(s * stride, from, from + size);
+    },
+    same: (s) => Buffer.compare(dstView[s]!, srcView[s]!) === 0,
+  };
+}
+
+function noCompletion(t0: number, done: number, n: number): void {
+  if (performance.now() - t0 > 120_000) throw new Error(`no completion (done ${done} of ${n})`);
+}
+
+/** Poll mode on request and completion objects. Returns [failed, bad]. */
+function pollObjects(x: Slots, k: RpsCase, n: number, t0: number): [number, number] {
+  const { q, base, stride } = x, { depth, size, checks } = k;
+  const free: number[] = [];
+  for (let i = 0; i < depth; i++) free.push(depth - 1 - i);
+  const slotOf = new Uint32Array(256);
+  const reqs: { op: "copy"; id: number; src: number; dst: number; len: number }[] = [];
+  let submitted = 0, done = 0, failed = 0, bad = 0;
+  while (done < n) {
+    if (submitted < n && free.length > 0) {
+      reqs.length = 0;
+      while (submitted < n && free.length > 0) {
+        const s = free.pop()!;
+        if (checks) x.fill(s, submitted);
+        slotOf[submitted & 255] = s;
+        reqs.push({ op: "copy", id: submitted, src: base + s * stride, dst: base + s * stride + size, len: size });
+        submitted++;
+      }
+      if (q.sendBatch(reqs) !== reqs.length) throw new Error("the ring refused requests it has room for");
+    }
+    let got = q.poll();
+    for (let spins = 1; got.length === 0; spins++) {
+      if ((spins & 0xffff) === 0) noCompletion(t0, done, n);
+      pause();
+      got = q.poll();
+    }
+    for (const c of got) {
+      const s = slotOf[c.id & 255]!;
+      if (c.status !== 0 || c.id >= submitted) failed++;
+      else if (checks && !x.same(s)) bad++;
+      free.push(s);
+      done++;
+    }
+  }
+  return [failed, bad];
+}
+
+/** Poll mode on the encoded path: each slot's descriptor encoded once (its id is its slot), copied into the batch it goes in. */
+function pollEncoded(x: Slots, k: RpsCase, n: number, t0: number): [number, number] {
+  const { q, base, stride } = x, { depth, size, checks } = k;
+  const dw = q.descriptorWords!, cw = q.completionWords!;
+  const desc = q.encode(Array.from({ length: depth }, (_, s) => ({ op: "copy" as const, id: s, src: base + s * stride, dst: base + s * stride + size, len: size })));
+  const batch = new Uint32Array(depth * dw), cpl = new Uint32Array(depth * cw);
+  const free = new Int32Array(depth);
+  let nFree = depth, submitted = 0, done = 0, failed = 0, bad = 0;
+  for (let i = 0; i < depth; i++) free[i] = depth - 1 - i;
+  while (done < n) {
+    if (submitted < n && nFree > 0) {
+      let m = 0;
+      while (submitted < n && nFree > 0) {
+        const s = free[--nFree]!;
+        if (checks) x.fill(s, submitted);
+        for (let w = 0, from = s * dw, to = m * dw; w < dw; w++) batch[to + w] = desc[from + w]!;
+        m++;
+        submitted++;
+      }
+      if (q.sendEncoded(batch, 0, m) !== m) throw new Error("the ring refused requests it has room for");
+    }
+    let got = q.pollEncoded(cpl, depth);
+    for (let spins = 1; got === 0; spins++) {
+      if ((spins & 0xffff) === 0) noCompletion(t0, done, n);
+      pause();
+      got = q.pollEncoded(cpl, depth);
+    }
+    for (let i = 0, at = 0; i < got; i++, at += cw) {
+      const s = cpl[at + CPL_ID]!;
+      if ((cpl[at + CPL_STATUS]! & 0xffff) !== 0 || s >= depth) failed++;
+      else if (checks && !x.same(s)) bad++;
+      free[nFree++] = s;
+      done++;
+    }
+  }
+  return [failed, bad];
+}
+
+/** `run` from `depth` workers, one slot each. */
+async function runWorkers(x: Slots, k: RpsCase, n: number): Promise<[number, number]> {
+  const { q, base, stride } = x, { depth, size, checks } = k;
+  let next = 0, failed = 0, bad = 0;
+  const worker = async (s: number): Promise<void> => {
+    const src = base + s * stride, dst = src + size;
+    while (next < n) {
+      const i = next++;
+      if (checks) x.fill(s, i);
+      const c = await q.run({ op: "copy", src, dst, len: size });
+      if (c.status !== 0) failed++;
+      else if (checks && !x.same(s)) bad++;
+    }
+  };
+  await Promise.all(Array.from({ length: depth }, (_, s) => worker(s)));
+  return [failed, bad];
+}
+
+/** The TypeScript side of an rps case; `emuCpu` pins the emulator. */
+export async function tsRps(k: RpsCase, n: number, emuCpu?: number): Promise<RpsResult> {
+  await using emu = await Emulator.start(emuCpu === undefined ? {} : { cpu: emuCpu });
+  await using q = emu.queue(k.mode === "irq" ? { spin: 0 } : {});
+  const x = slotsOf(q, k.depth, k.size);
   const c0 = cpuNow();
   const t0 = performance.now();
-  if (mode === "poll" && api === "encoded") {
-    // The ring API without objects: each slot's descriptor encoded once (its id is its
-    // slot), copied into the batch it goes in; completions read as the device wrote them.
-    const dw = q.descriptorWords!, cw = q.completionWords!;
-    const desc = q.encode(Array.from({ length: depth }, (_, s) => ({ op: "copy" as const, id: s, src: base + s * stride, dst: base + s * stride + size, len: size })));
-    const batch = new Uint32Array(depth * dw), cpl = new Uint32Array(depth * cw);
-    const free = new Int32Array(depth);
-    let nFree = depth;
-    for (let i = 0; i < depth; i++) free[i] = depth - 1 - i;
-    let submitted = 0, done = 0;
-    while (done < n) {
-      if (submitted < n && nFree > 0) {
-        let k = 0;
-        while (submitted < n && nFree > 0) {
-          const s = free[--nFree]!;
-          if (checks) {
-            const from = slots + ((submitted * 4099) % (POOL - size));
-            mem.copyWithin(s * stride, from, from + size);
-          }
-          for (let w = 0, from = s * dw, to = k * dw; w < dw; w++) batch[to + w] = desc[from + w]!;
-          k++;
-          submitted++;
-        }
-        if (q.sendEncoded(batch, 0, k) !== k) throw new Error("the ring refused requests it has room for");
-      }
-      let got = q.pollEncoded(cpl, depth);
-      for (let spins = 0; got === 0; spins++) {
-        if ((spins & 0xffff) === 0xffff && performance.now() - t0 > 120_000) throw new Error(`no completion (done ${done} of ${n})`);
-        Atomics.pause();
-        got = q.pollEncoded(cpl, depth);
-      }
-      for (let i = 0, at = 0; i < got; i++, at += cw) {
-        const s = cpl[at + CPL_ID]!;
-        if ((cpl[at + CPL_STATUS]! & 0xffff) !== 0 || s >= depth) failed++;
-        else if (checks && Buffer.compare(dstView[s]!, srcView[s]!) !== 0) bad++;
-        free[nFree++] = s;
-        done++;
-      }
-    }
-  } else if (mode === "poll") {
-    const free: number[] = [];
-    for (let i = 0; i < depth; i++) free.push(depth - 1 - i);
-    const slotOf = new Uint32Array(256);
-    const reqs: { op: "copy"; id: number; src: number; dst: number; len: number }[] = [];
-    let submitted = 0, done = 0;
-    while (done < n) {
-      if (submitted < n && free.length > 0) {
-        reqs.length = 0;
-        while (submitted < n && free.length > 0) {
-          const s = free.pop()!;
-          if (checks) {
-            const from = slots + ((submitted * 4099) % (POOL - size));
-            mem.copyWithin(s * stride, from, from + size);
-          }
-          slotOf[submitted & 255] = s;
-          reqs.push({ op: "copy", id: submitted, src: base + s * stride, dst: base + s * stride + size, len: size });
-          submitted++;
-        }
-        if (q.sendBatch(reqs) !== reqs.length) throw new Error("the ring refused requests it has room for");
-      }
-      let got = q.poll();
-      for (let spins = 0; got.length === 0; spins++) {
-        if ((spins & 0xffff) === 0xffff && performance.now() - t0 > 120_000) throw new Error(`no completion (done ${done} of ${n})`);
-        got = q.poll();
-      }
-      for (const c of got) {
-        const s = slotOf[c.id & 255]!;
-        if (c.status !== 0 || c.id >= submitted) failed++;
-        else if (checks && Buffer.compare(dstView[s]!, srcView[s]!) !== 0) bad++;
-        free.push(s);
-        done++;
-      }
-    }
-  } else {
-    let next = 0;
-    const worker = async (s: number): Promise<void> => {
-      const src = base + s * stride, dst = src + size;
-      while (next < n) {
-        const i = next++;
-        if (checks) {
-          const from = slots + ((i * 4099) % (POOL - size));
-          mem.copyWithin(s * stride, from, from + size);
-        }
-        const c = await q.run({ op: "copy", src, dst, len: size });
-        if (c.status !== 0) failed++;
-        else if (checks && Buffer.compare(dstView[s]!, srcView[s]!) !== 0) bad++;
-      }
-    };
-    await Promise.all(Array.from({ length: depth }, (_, s) => worker(s)));
-  }
+  const [failed, bad] = k.api === "run" ? await runWorkers(x, k, n) : k.api === "encoded" ? pollEncoded(x, k, n, t0) : pollObjects(x, k, n, t0);
   const secs = (performance.now() - t0) / 1000;
   const cpu = cpuNow() - c0;
   if (failed > 0 || bad > 0) throw new Error(`${failed} requests failed, ${bad} came back wrong`);
   return { rps: n / secs, cpuNs: cpu / n };
 }
 
-/** The TypeScript side of a latency case: one `run` at a time. */
-export async function tsLatency(size: number, mode: Mode, n: number): Promise<LatencyResult> {
-  await using emu = await Emulator.start();
-  await using q = emu.queue(mode === "irq" ? { spin: 0 } : {});
-  const buf = q.alloc(2 * size);
-  const src = Number(buf.iova), dst = src + size;
+/**
+ * The TypeScript side of a latency case: one request at a time, from handing it over to
+ * having its completion. `run`: the promise settled (poll mode with the queue's default
+ * spin, irq mode with `spin: 0`); `encoded`: `sendEncoded`, then `pollEncoded` until it
+ * returns it; `encoded+promise`: the same, then a promise resolved and awaited.
+ */
+export async function tsLatency(k: LatencyCase, n: number, emuCpu?: number): Promise<LatencyResult> {
+  await using emu = await Emulator.start(emuCpu === undefined ? {} : { cpu: emuCpu });
+  await using q = emu.queue(k.mode === "irq" ? { spin: 0 } : {});
+  const buf = q.alloc(2 * k.size);
+  const src = Number(buf.iova), dst = src + k.size;
   const lat = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const c = await q.run({ op: "copy", src, dst, len: size });
-    lat[i] = (performance.now() - t0) * 1000;
-    if (c.status !== 0) throw new Error(`request ${i} failed: ${c.statusName}`);
+  if (k.api === "run") {
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const c = await q.run({ op: "copy", src, dst, len: k.size });
+      lat[i] = (performance.now() - t0) * 1000;
+      if (c.status !== 0) throw new Error(`request ${i} failed: ${c.statusName}`);
+    }
+  } else {
+    const desc = q.encode([{ op: "copy", id: 1, src, dst, len: k.size }]);
+    const cpl = new Uint32Array(q.completionWords!);
+    const promise = k.api === "encoded+promise";
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      if (q.sendEncoded(desc, 0, 1) !== 1) throw new Error("the ring refused a request it has room for");
+      for (let spins = 1; q.pollEncoded(cpl, 1) === 0; spins++) {
+        if ((spins & 0xffff) === 0) noCompletion(t0, i, n);
+        pause();
+      }
+      if (promise) await new Promise<void>((resolve) => resolve());
+      lat[i] = (performance.now() - t0) * 1000;
+      if ((cpl[CPL_STATUS]! & 0xffff) !== 0) throw new Error(`request ${i} failed: status ${cpl[CPL_STATUS]! & 0xffff}`);
+    }
   }
   lat.sort();
   return { p50: percentile(lat, 0.5), p99: percentile(lat, 0.99) };
 }
 
-function cClient(cBin: string, emuBin: string, args: string[]): Record<string, number> {
-  const r = spawnSync(cBin, ["-e", emuBin, ...args], { encoding: "utf8", timeout: 300_000 });
+function cClient(cBin: string, emuBin: string, args: string[], emuCpu: number | undefined): Record<string, number> {
+  const all = ["-e", emuBin, ...args, ...(emuCpu === undefined ? [] : ["-c", String(emuCpu)])];
+  const r = spawnSync(cBin, all, { encoding: "utf8", timeout: 300_000 });
   const line = r.stdout.trim().split("\n").pop() ?? "";
-  if (r.status !== 0) throw new Error(`emu_client ${args.join(" ")} failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`);
+  if (r.status !== 0) throw new Error(`emu_client ${all.join(" ")} failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`);
   return JSON.parse(line) as Record<string, number>;
 }
 
-/** The C client's side of an rps case (`cBin`, `emuBin`: from `buildEmu`). */
-export function cRps(cBin: string, emuBin: string, depth: number, size: number, checks: boolean, mode: Mode, n: number): RpsResult {
-  const o = cClient(cBin, emuBin, ["-k", "rps", "-m", mode, "-d", String(depth), "-l", String(size), "-n", String(n), ...(checks ? [] : ["-q"])]);
+/** The C client's side of an rps case (`cBin`, `emuBin`: from `buildEmu`; the api does not apply). */
+export function cRps(cBin: string, emuBin: string, k: RpsCase, n: number, emuCpu?: number): RpsResult {
+  const o = cClient(cBin, emuBin, ["-k", "rps", "-m", k.mode, "-d", String(k.depth), "-l", String(k.size), "-n", String(n), ...(k.checks ? [] : ["-q"])], emuCpu);
   return { rps: o["rps"]!, cpuNs: o["cpu_ns"]! };
 }
 
 /** The C client's side of a latency case. */
-export function cLatency(cBin: string, emuBin: string, size: number, mode: Mode, n: number): LatencyResult {
-  const o = cClient(cBin, emuBin, ["-k", "latency", "-m", mode, "-l", String(size), "-n", String(n), "-q"]);
+export function cLatency(cBin: string, emuBin: string, k: LatencyCase, n: number, emuCpu?: number): LatencyResult {
+  const o = cClient(cBin, emuBin, ["-k", "latency", "-m", k.mode, "-l", String(k.size), "-n", String(n), "-q"], emuCpu);
   return { p50: o["p50_us"]!, p99: o["p99_us"]! };
+}
+
+/**
+ * Pins this process (all its threads) to CPU `cpu` with taskset(1), so the client keeps
+ * one core and the emulator (pinned with `emuCpu`) the other. Returns false, and changes
+ * nothing, when the machine has fewer than two CPUs.
+ */
+export function pinSelf(cpu: number): boolean {
+  if (os.availableParallelism() < 2) return false;
+  const r = spawnSync("taskset", ["-a", "-p", "-c", String(cpu), String(process.pid)], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`taskset -a -p -c ${cpu} ${process.pid} failed (${r.status ?? r.error?.message}): ${r.stderr}`);
+  return true;
 }

@@ -174,7 +174,7 @@ console.log([
   `median of ${ROUNDS} rounds (C and TypeScript alternate); bun ${process.versions["bun"] ?? "?"}, doorbell barrier ${b.backend}; QEMU TCG guest`,
 ].join("\n"));
 const cases: QueueCase[] = [false, true].map((verify) =>
-  makeCase({ where: "rig", measure: "rps", depth: BATCH, size: LEN, checks: verify, mode: "poll" }, med("ts", verify), med("c", verify))
+  makeCase({ where: "rig", measure: "rps", depth: BATCH, size: LEN, checks: verify, mode: "poll", api: "objects" }, med("ts", verify), med("c", verify))
 );
 console.log(caseTable(cases));
 for (const verify of [false, true]) console.log(`payload checks ${verify ? "on" : "off"}: median TS/C of the rounds ${roundRatio(verify).toFixed(2)}x (goal >= ${GOAL}x)`);

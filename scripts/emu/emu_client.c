@@ -7,6 +7,7 @@
  * the TypeScript queue, and prints one JSON line.
  *
  *   emu_client -e WD_EMU [-k rps|latency] [-m poll|irq] [-n N] [-l LEN] [-d DEPTH] [-q] [-s SPIN_US]
+ *              [-c CPU]
  *
  *   -k rps      N copies of LEN bytes, DEPTH in flight: refill and ring once per pass, then
  *               wait; prints requests/s and the process CPU time per request (ns).
@@ -18,6 +19,8 @@
  *   -q          payload checks off (status only). On: each source is copied from a pool of
  *               random bytes at a request-specific offset and the copy is compared
  *               (memcpy / memcmp), as the TypeScript side does (copyWithin / compare).
+ *   -c CPU      the emulator is pinned to that CPU (wd_emu -c); the client keeps the
+ *               affinity it was started with.
  *
  * Exit status: 0 all good, 1 a request failed or came back wrong, 2 a usage or system error.
  */
@@ -92,7 +95,7 @@ static double cpu_now(void)
 }
 
 /* The memfd, the eventfds, the emulator as a child with them on fds 3, 4, 5. */
-static void start_emulator(const char *bin, const char *spin)
+static void start_emulator(const char *bin, const char *spin, const char *cpu)
 {
 	int memfd = memfd_create("wd_emu", MFD_CLOEXEC);
 	int pipefd[2];
@@ -117,13 +120,20 @@ static void start_emulator(const char *bin, const char *spin)
 	if (emu_pid == 0) {
 		/* dup2 clears close-on-exec on the copies; fds 3..5 may be among the sources. */
 		int fds[4] = { dup(pipefd[0]), dup(memfd), dup(irq_fd), dup(wake_fd) };
+		const char *args[8] = { bin, "-a", "copy" };
+		int nargs = 3;
 
 		if (dup2(fds[0], 0) < 0 || dup2(fds[1], 3) < 0 || dup2(fds[2], 4) < 0 || dup2(fds[3], 5) < 0)
 			_exit(2);
-		if (spin)
-			execl(bin, bin, "-a", "copy", "-s", spin, (char *)NULL);
-		else
-			execl(bin, bin, "-a", "copy", (char *)NULL);
+		if (spin) {
+			args[nargs++] = "-s";
+			args[nargs++] = spin;
+		}
+		if (cpu) {
+			args[nargs++] = "-c";
+			args[nargs++] = cpu;
+		}
+		execv(bin, (char *const *)args);
 		_exit(2);
 	}
 	close(pipefd[0]);
@@ -224,7 +234,7 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	const char *bin = NULL, *kind = "rps", *spin = NULL;
+	const char *bin = NULL, *kind = "rps", *spin = NULL, *cpu = NULL;
 	uint32_t n = 100000, len = 256, depth = 32;
 	int verify = 1, opt;
 	uint8_t *arena, *pool;
@@ -233,7 +243,7 @@ int main(int argc, char **argv)
 	uint32_t submitted = 0, done = 0, failed = 0, bad = 0;
 	double t0, t1, c0, c1;
 
-	while ((opt = getopt(argc, argv, "e:k:m:n:l:d:qs:")) != -1) {
+	while ((opt = getopt(argc, argv, "e:k:m:n:l:d:qs:c:")) != -1) {
 		switch (opt) {
 		case 'e': bin = optarg; break;
 		case 'k': kind = optarg; break;
@@ -243,6 +253,7 @@ int main(int argc, char **argv)
 		case 'd': depth = strtoul(optarg, NULL, 0); break;
 		case 'q': verify = 0; break;
 		case 's': spin = optarg; break;
+		case 'c': cpu = optarg; break;
 		default: goto usage;
 		}
 	}
@@ -255,7 +266,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "emu_client: error: depth * 2 * len + %u must fit in %u bytes\n", POOL, ARENA);
 		return 2;
 	}
-	start_emulator(bin, spin);
+	start_emulator(bin, spin, cpu);
 	arena = mem + EMU_ARENA_OFFSET;
 	pool = arena + slots;
 	for (uint32_t i = 0; i < POOL; i += 256)
@@ -329,6 +340,6 @@ int main(int argc, char **argv)
 	return failed || bad ? 1 : 0;
 
 usage:
-	fprintf(stderr, "usage: emu_client -e WD_EMU [-k rps|latency] [-m poll|irq] [-n N] [-l LEN] [-d DEPTH] [-q] [-s SPIN_US]\n");
+	fprintf(stderr, "usage: emu_client -e WD_EMU [-k rps|latency] [-m poll|irq] [-n N] [-l LEN] [-d DEPTH] [-q] [-s SPIN_US] [-c CPU]\n");
 	return 2;
 }

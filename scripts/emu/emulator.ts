@@ -97,6 +97,8 @@ export interface EmulatorOptions {
   readonly arenaSize?: number;
   /** Microseconds the emulator busy-polls after work before it naps; 2000 by default. */
   readonly spinUs?: number;
+  /** The CPU the emulator is pinned to (`wd_emu -c`); unpinned by default. */
+  readonly cpu?: number;
 }
 
 /** Counters the emulator keeps in its host page. */
@@ -156,7 +158,7 @@ export class Emulator {
     try {
       ftruncate(memfd, EMU.ARENA_OFFSET + arenaSize);
       host = MappedMemory.mapFile(memfd, EMU.HOST_OFFSET, EMU.ARENA_OFFSET - EMU.HOST_OFFSET, { label: "emulator host page" });
-      const args = ["-a", alg, ...(options.spinUs === undefined ? [] : ["-s", String(options.spinUs)])];
+      const args = ["-a", alg, ...(options.spinUs === undefined ? [] : ["-s", String(options.spinUs)]), ...(options.cpu === undefined ? [] : ["-c", String(options.cpu)])];
       const child = spawn(bin, args, { stdio: ["pipe", "inherit", "inherit", memfd, irq.fd, wake.fd] });
       let spawnError: Error | undefined;
       child.on("error", (e) => (spawnError = e));

@@ -31,12 +31,16 @@
  * 100 ms), and an idle emulator costs about a thousand short wake-ups a second instead of
  * a core.
  *
+ * -c CPU pins the emulator to that CPU (as a device brings its own silicon, it then keeps
+ * one core to itself in a benchmark whose client is pinned to another).
+ *
  * Exit status: 0 after a close command or end-of-file on stdin, 2 on a usage or system
  * error (message on stderr).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -382,7 +386,7 @@ static int nap(long us)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: wd_emu [-a copy|csum] [-s SPIN_US]   (memfd on fd 3, irq eventfd on 4, wake-up eventfd on 5)\n");
+	fprintf(stderr, "usage: wd_emu [-a copy|csum] [-s SPIN_US] [-c CPU]   (memfd on fd 3, irq eventfd on 4, wake-up eventfd on 5)\n");
 	exit(2);
 }
 
@@ -392,7 +396,7 @@ int main(int argc, char **argv)
 	struct stat st;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "a:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:s:c:")) != -1) {
 		switch (opt) {
 		case 'a':
 			if (!strcmp(optarg, "copy"))
@@ -403,6 +407,20 @@ int main(int argc, char **argv)
 				usage();
 			break;
 		case 's': spin_ns = strtoull(optarg, NULL, 0) * 1000ULL; break;
+		case 'c': {
+			/* A device has its own silicon: pinned, the emulator keeps one core to itself. */
+			cpu_set_t set;
+			char *end;
+			long cpu = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end != '\0' || cpu < 0 || cpu >= CPU_SETSIZE)
+				usage();
+			CPU_ZERO(&set);
+			CPU_SET(cpu, &set);
+			if (sched_setaffinity(0, sizeof(set), &set))
+				die("sched_setaffinity (the -c CPU)");
+			break;
+		}
 		default: usage();
 		}
 	}
