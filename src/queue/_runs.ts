@@ -7,6 +7,7 @@
  */
 import type { UserDriver } from "../drivers/driver.ts";
 import type { RunEntry } from "./_waiters.ts";
+import { QueueFullError, RUN_ID_BASE } from "./types.ts";
 
 /** How many settled records are kept for reuse. */
 const POOL_MAX = 1024;
@@ -73,6 +74,24 @@ export function submitObjects<Req, Cpl>(
       }
     }
     return { sent };
+  }
+}
+
+/** The last run id; ids go from `RUN_ID_BASE` to it and wrap. */
+const RUN_ID_LAST = 0xfffffffe;
+
+/** `run`'s ids, in turn, skipping those still taken. */
+export class RunIds {
+  #next = RUN_ID_BASE;
+
+  /** The next id that `taken` says is free. @throws {QueueFullError} when every id is taken. */
+  take(taken: (id: number) => boolean, label: string): number {
+    for (let tries = 0; tries <= RUN_ID_LAST - RUN_ID_BASE; tries++) {
+      const id = this.#next;
+      this.#next = id >= RUN_ID_LAST ? RUN_ID_BASE : id + 1;
+      if (!taken(id)) return id;
+    }
+    throw new QueueFullError(`Cannot run a request on ${label}: every run id is in use`);
   }
 }
 

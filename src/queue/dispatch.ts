@@ -11,7 +11,7 @@ import type { UserDriver } from "../drivers/driver.ts";
 import { TimeoutError } from "../sys/error.ts";
 import { QueueFullError, type QueueWaitOptions, RUN_ID_BASE, type RunRequest } from "./types.ts";
 import { checkWaitOptions, completionsOf, type Consumer, type DispatchParts, hook, nextTurn, NO_OPTIONS, type RunEntry, sleepUnlessAborted, unhook } from "./_waiters.ts";
-import { Backlog, checkRunRequest, newPromise, rejectNew, RunPool, submitObjects, validateRequest } from "./_runs.ts";
+import { Backlog, checkRunRequest, newPromise, rejectNew, RunIds, RunPool, submitObjects, validateRequest } from "./_runs.ts";
 import { type EncodedPath, encodedPathOf, Pending, RunTable } from "./_store.ts";
 import type { Readiness } from "./port.ts";
 
@@ -19,7 +19,6 @@ import type { Readiness } from "./port.ts";
 const STOP_SLEEP: unique symbol = Symbol("stop sleeping");
 /** The longest sleep between looks at the ring when the device has no interrupt (ms). */
 const POLL_MAX_MS = 10;
-const RUN_ID_LAST = 0xfffffffe;
 /** The longest the reaper goes on in microtasks before it yields a turn of the event loop (ms). */
 const TURN_MS = 1;
 
@@ -54,10 +53,14 @@ export class Dispatcher<Req, Cpl> {
   #inflight = new RunTable<RunEntry<Req, Cpl>>();
   /** Ids of `run` requests given up (aborted, timed out) after they reached the device. */
   #dropped = new Set<number>();
-  #nextId = RUN_ID_BASE;
+  #ids = new RunIds();
+  /** Whether a run id is taken: on the ring, or given up while on it. */
+  #idTaken = (id: number): boolean => this.#inflight.get(id) !== undefined || (this.#dropped.size > 0 && this.#dropped.has(id));
   #consumers: Consumer<Cpl>[] = [];
   #pool = new RunPool<Req, Cpl>();
   #pumping = false;
+  /** Whether the reaper awaits one microtask and flushes the backlog when it resumes (`run` then queues no flush). */
+  #pumpFlushes = false;
   /** The controller of the reaper's sleep while it sleeps (aborting it ends the sleep). */
   #sleep: AbortController | undefined;
   /** The controller the next sleep uses: one for every sleep until one is aborted. */
@@ -166,7 +169,7 @@ export class Dispatcher<Req, Cpl> {
       if (this.#backlog.waiting >= this.#backlogLimit) {
         throw new QueueFullError(`Cannot run a request on ${this.#label}: ${this.#backlogLimit} requests already wait for ring room (the backlog option bounds them)`);
       }
-      const id = this.#takeId();
+      const id = this.#ids.take(this.#idTaken, this.#label);
       let full: Req | undefined;
       const enc = this.#enc;
       if (enc !== undefined) {
@@ -188,7 +191,8 @@ export class Dispatcher<Req, Cpl> {
     this.#backlog.entries.push(entry);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flushTask);
+      // The reaper between two microtasks flushes when it resumes; otherwise a microtask does.
+      if (!this.#pumpFlushes) queueMicrotask(this.#flushTask);
     }
     return promise;
   }
@@ -197,15 +201,6 @@ export class Dispatcher<Req, Cpl> {
   #watch(e: RunEntry<Req, Cpl>, timeout: number | undefined): void {
     const timedOut = () => this.#giveUp(e, new TimeoutError(`run request ${e.id} on ${this.#label}`, timeout as number));
     hook(e, timeout, timedOut, () => this.#giveUp(e, e.signal?.reason));
-  }
-
-  #takeId(): number {
-    for (let tries = 0; tries <= RUN_ID_LAST - RUN_ID_BASE; tries++) {
-      const id = this.#nextId;
-      this.#nextId = id >= RUN_ID_LAST ? RUN_ID_BASE : id + 1;
-      if (this.#inflight.get(id) === undefined && (this.#dropped.size === 0 || !this.#dropped.has(id))) return id;
-    }
-    throw new QueueFullError(`Cannot run a request on ${this.#label}: every run id is in use`);
   }
 
   /** A run aborted or timed out: out of the backlog, or its completion dropped later. */
@@ -332,7 +327,10 @@ export class Dispatcher<Req, Cpl> {
           // out; a whole turn of the event loop every TURN_MS, so nothing else starves.
           const now = performance.now();
           if (now - lastTurn < TURN_MS) {
-            do await undefined; while (this.#flushScheduled);
+            this.#pumpFlushes = true;
+            await undefined;
+            this.#pumpFlushes = false;
+            if (this.#flushScheduled) this.#flush();
             quick = true;
           } else {
             lastTurn = now;
