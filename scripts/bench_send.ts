@@ -17,7 +17,9 @@
  * Goals (issue 11), against each engine's own floor (the same copy and Atomics.store
  * written inline, no driver), every runtime, 1 and 16 per doorbell: encoded within 1.25x,
  * request objects within 1.6x. The ratio to C is kept too. Every case in
- * bench-results/send.json carries `overFloor` (runtime ns / that runtime's floor ns).
+ * bench-results/send.json carries `overFloor` (runtime ns / that runtime's floor ns), and
+ * `overHandleFloor`: against the floor with the ring's state in a handle and the room
+ * check (the least a driver does, whose state lives between calls; the second table).
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
@@ -39,7 +41,7 @@ const DOORBELLS = ["seqcst", "release", "wd"] as const;
 // Each JavaScript case runs in its own process (scripts/bench/send_worker.mjs says why).
 const JS_CASES: [string, number, string][] = [
   ["driver", 1, "js"], ["driver", 16, "js"], ["encoded", 1, "js"], ["encoded", 16, "js"],
-  ["floor", 1, "js"], ["floor", 16, "js"], ["driver", 1, "c"], ["driver", 16, "c"],
+  ["floor", 1, "js"], ["floor", 16, "js"], ["floor-handle", 1, "js"], ["floor-handle", 16, "js"], ["driver", 1, "c"], ["driver", 16, "c"],
   ["doorbell", 1, "js"], ["doorbell", 1, "c"],
 ];
 
@@ -90,23 +92,32 @@ const goalRows = (caseName: string, label: string, resultCase: string) => {
   for (const batch of [1, 16]) {
     const c = med("c", "driver", batch, "seqcst") as number;
     const row = [label + (goal === undefined ? "" : ` (goal ${goal}x floor)`), String(batch), fmt(c, 2)];
+    const handleRow = [label, String(batch)];
     for (const rt of found) {
       const js = med(rt.name, caseName, batch, "js");
       const floor = med(rt.name, "floor", batch, "js");
       const ratio = js === undefined ? undefined : js / c;
       const overFloor = js === undefined || floor === undefined ? undefined : js / floor;
       row.push(fmt(js, 2), ratio === undefined ? "n/a" : `${ratio.toFixed(2)}x`, goal === undefined ? fmt(overFloor, 2) : verdict(overFloor, goal));
+      const handleFloor = med(rt.name, "floor-handle", batch, "js");
+      const overHandleFloor = js === undefined || handleFloor === undefined ? undefined : js / handleFloor;
       results.push({
         case: resultCase, batch, runtime: rt.name, backend: "js", ns: js ?? null, cNs: c, ratio: ratio ?? null,
         floorNs: floor ?? null, overFloor: overFloor ?? null, goal: goal ?? null, met: goal === undefined || overFloor === undefined ? null : overFloor <= goal,
+        handleFloorNs: handleFloor ?? null, overHandleFloor: overHandleFloor ?? null,
+        metOverHandleFloor: goal === undefined || overHandleFloor === undefined ? null : overHandleFloor <= goal,
       });
+      handleRow.push(fmt(js, 2), fmt(handleFloor, 2), goal === undefined ? fmt(overHandleFloor, 2) : verdict(overHandleFloor, goal));
     }
     rows.push(row);
+    handleRows.push(handleRow);
   }
 };
+const handleRows: string[][] = [["case", "batch", ...found.flatMap((r) => [`${r.name} ns`, `${r.name} handle floor ns`, `${r.name}/handle floor`])]];
 goalRows("driver", "submit (request objects), Atomics.store doorbell", "submit");
 goalRows("encoded", "submitEncoded (encoded once), Atomics.store", "submit-encoded");
 goalRows("floor", "engine floor: same copy + Atomics.store inline", "floor");
+goalRows("floor-handle", "floor with a handle: ring state in an object + room check", "floor-handle");
 for (const batch of [1, 16]) {
   const c = med("c", "driver", batch, "wd") as number;
   const row = [`submit, C doorbell via koffi`, String(batch), fmt(c, 2)];
@@ -140,6 +151,9 @@ for (const db of DOORBELLS) {
 
 console.log(`send path: ns per request, median of ${ROUNDS} rounds x 3 runs, each case in its own process; /C = runtime / C with the same barrier (seq_cst store); /floor = runtime / its engine's floor`);
 console.log(table(rows));
+console.log("");
+console.log("the same against the floor with a handle (the ring's state in an object between calls, and the room check):");
+console.log(table(handleRows));
 console.log("");
 console.log(table(cRows));
 for (const [name, why] of Object.entries(missing)) console.log(`${name}: not measured (${why})`);

@@ -1,7 +1,8 @@
 /**
  * The TypeScript side of the native queue benchmark (`scripts/bench_queue.ts`) and of the
  * one-case runner (`scripts/bench/queue_one.ts`): the real `Queue` and `wd_dummy_v1`
- * driver over the host emulator, and the C client on its own emulator.
+ * driver over the host emulator, and the C client on its own emulator. The rig part
+ * (`scripts/bench/queue_rig.ts`) drives its kernel queue with the same poll loops.
  *
  * @module
  */
@@ -67,10 +68,11 @@ function cpuNow(): number {
   return (u.user + u.system) * 1000; // ns
 }
 
-type Q = Queue<DummyRequest, DummyCompletion>;
+/** The queue the benchmark drives: the emulator's, or the rig's through `requestQueue`. */
+export type Q = Queue<DummyRequest, DummyCompletion>;
 
 /** The slots of an rps run: slot `s` copies `size` bytes from `base + s * stride` to `+ size`. */
-interface Slots {
+export interface Slots {
   readonly q: Q;
   readonly base: number;
   readonly stride: number;
@@ -81,7 +83,7 @@ interface Slots {
   same(s: number): boolean;
 }
 
-function slotsOf(q: Q, depth: number, size: number): Slots {
+export function slotsOf(q: Q, depth: number, size: number): Slots {
   const stride = 2 * size;
   const slots = depth * stride;
   const buf = q.alloc(slots + POOL);
@@ -113,8 +115,8 @@ function noCompletion(t0: number, done: number, n: number): void {
   if (performance.now() - t0 > 120_000) throw new Error(`no completion (done ${done} of ${n})`);
 }
 
-/** Poll mode on request and completion objects. Returns [failed, bad]. */
-function pollObjects(x: Slots, k: RpsCase, n: number, t0: number): [number, number] {
+/** Poll mode on request and completion objects (`t0`: when the run began). Returns [failed, bad]. */
+export function loopObjects(x: Slots, k: RpsCase, n: number, t0: number): [number, number] {
   const { q, base, stride } = x, { depth, size, checks } = k;
   const free: number[] = [];
   for (let i = 0; i < depth; i++) free.push(depth - 1 - i);
@@ -151,7 +153,7 @@ function pollObjects(x: Slots, k: RpsCase, n: number, t0: number): [number, numb
 }
 
 /** Poll mode on the encoded path: each slot's descriptor encoded once (its id is its slot), copied into the batch it goes in. */
-function pollEncoded(x: Slots, k: RpsCase, n: number, t0: number): [number, number] {
+export function loopEncoded(x: Slots, k: RpsCase, n: number, t0: number): [number, number] {
   const { q, base, stride } = x, { depth, size, checks } = k;
   const dw = q.descriptorWords!, cw = q.completionWords!;
   const desc = q.encode(Array.from({ length: depth }, (_, s) => ({ op: "copy" as const, id: s, src: base + s * stride, dst: base + s * stride + size, len: size })));
@@ -213,7 +215,7 @@ export async function tsRps(k: RpsCase, n: number, emuCpu?: number): Promise<Rps
   const x = slotsOf(q, k.depth, k.size);
   const c0 = cpuNow();
   const t0 = performance.now();
-  const [failed, bad] = k.api === "run" ? await runWorkers(x, k, n) : k.api === "encoded" ? pollEncoded(x, k, n, t0) : pollObjects(x, k, n, t0);
+  const [failed, bad] = k.api === "run" ? await runWorkers(x, k, n) : k.api === "encoded" ? loopEncoded(x, k, n, t0) : loopObjects(x, k, n, t0);
   const secs = (performance.now() - t0) / 1000;
   const cpu = cpuNow() - c0;
   if (failed > 0 || bad > 0) throw new Error(`${failed} requests failed, ${bad} came back wrong`);

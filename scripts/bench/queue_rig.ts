@@ -21,7 +21,6 @@
  *
  * Goal: the TypeScript queue at least 0.9x the C client's rate at depth 32.
  */
-import { Buffer } from "node:buffer";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -31,6 +30,7 @@ import { parseArgs } from "node:util";
 import { createMdev, type DummyCompletion, type DummyRequest, enumerate, removeMdev, registeredDeviceApis, requestQueue, select } from "../../mod.ts";
 import { barrierInfo } from "../../src/sys/barrier.ts";
 import { caseTable, makeCase, mergeCases, type QueueCase } from "./_queue_cases.ts";
+import { loopEncoded, loopObjects, type RpsCase, slotsOf } from "./_queue_ts.ts";
 
 const { values } = parseArgs({
   options: {
@@ -79,57 +79,14 @@ function cBench(uuid: string, verify: boolean): number {
   return Number(rps);
 }
 
-async function tsBench(uuid: string, verify: boolean): Promise<number> {
+async function tsBench(uuid: string, verify: boolean, api: "objects" | "encoded"): Promise<number> {
   const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy" });
   try {
     if (q.mdev !== uuid) throw new Error(`requestQueue opened ${q.mdev}, expected the benchmark's ${uuid}`);
-    const stride = 2 * LEN;
-    // Slots of source + destination, then a pool of random bytes the sources are cut from.
-    const POOL = 1 << 16;
-    const slots = BATCH * stride;
-    const buf = q.alloc(slots + POOL);
-    const bytes = buf.bytes();
-    const mem = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let i = 0; i < POOL; i += 65536) crypto.getRandomValues(bytes.subarray(slots + i, slots + Math.min(POOL, i + 65536)));
-    // IOVAs as numbers: the driver's fast path (a bigint IOVA works, through a slower path).
-    const base = Number(buf.iova);
-    const free: number[] = [];
-    for (let i = 0; i < BATCH; i++) free.push(BATCH - 1 - i);
-    const slotOf = new Uint32Array(256);
-    const reqs: DummyRequest[] = [];
-    let submitted = 0, done = 0, failed = 0, bad = 0;
+    const k: RpsCase = { depth: BATCH, size: LEN, checks: verify, mode: "poll", api };
+    const x = slotsOf(q, BATCH, LEN);
     const t0 = performance.now();
-    while (done < N) {
-      if (submitted < N && free.length > 0) {
-        reqs.length = 0;
-        while (submitted < N && free.length > 0) {
-          const s = free.pop() as number;
-          if (verify) {
-            const from = slots + ((submitted * 4099) % (POOL - LEN));
-            mem.copyWithin(s * stride, from, from + LEN);
-          }
-          slotOf[submitted & 255] = s;
-          reqs.push({ op: "copy", id: submitted, src: base + s * stride, dst: base + s * stride + LEN, len: LEN });
-          submitted++;
-        }
-        if (q.sendBatch(reqs) !== reqs.length) throw new Error("the ring refused requests it has room for");
-      }
-      let got = q.poll();
-      for (let spins = 0; got.length === 0; spins++) {
-        if ((spins & 1023) === 1023 && performance.now() - t0 > 600_000) throw new Error(`no completion (done ${done} of ${N})`);
-        got = q.poll();
-      }
-      for (const c of got) {
-        const s = slotOf[c.id & 255] as number;
-        if (c.status !== 0 || c.id >= submitted) failed++;
-        else if (verify) {
-          const src = s * stride;
-          if (mem.compare(mem, src + LEN, src + 2 * LEN, src, src + LEN) !== 0) bad++;
-        }
-        free.push(s);
-        done++;
-      }
-    }
+    const [failed, bad] = api === "encoded" ? loopEncoded(x, k, N, t0) : loopObjects(x, k, N, t0);
     const secs = (performance.now() - t0) / 1000;
     if (failed > 0 || bad > 0) throw new Error(`${failed} requests failed, ${bad} came back wrong`);
     return N / secs;
@@ -140,19 +97,22 @@ async function tsBench(uuid: string, verify: boolean): Promise<number> {
 
 const choice = select(enumerate({ alg: "copy" }), { alg: "copy", allowCreate: true, apis: registeredDeviceApis() });
 const uuid = createMdev(choice.device.id, choice.type.type);
-const samples: { lang: string; verify: boolean; round: number; rps: number }[] = [];
+const APIS = ["objects", "encoded"] as const;
+const samples: { lang: string; api?: string; verify: boolean; round: number; rps: number }[] = [];
 try {
   // Untimed passes of each kind first, so no timed one pays for compilation (the JIT
   // tiers up slowly under TCG) and first-touch faults.
   for (const verify of [false, true]) {
     cBench(uuid, verify);
-    await tsBench(uuid, verify);
-    await tsBench(uuid, verify);
+    for (const api of APIS) {
+      await tsBench(uuid, verify, api);
+      await tsBench(uuid, verify, api);
+    }
   }
   for (let r = 0; r < ROUNDS; r++) {
     for (const verify of [false, true]) {
       samples.push({ lang: "c", verify, round: r, rps: cBench(uuid, verify) });
-      samples.push({ lang: "ts", verify, round: r, rps: await tsBench(uuid, verify) });
+      for (const api of APIS) samples.push({ lang: "ts", api, verify, round: r, rps: await tsBench(uuid, verify, api) });
     }
     process.stderr.write(`round ${r + 1}/${ROUNDS} done\n`);
   }
@@ -160,24 +120,24 @@ try {
   removeMdev(uuid);
 }
 
-const med = (lang: string, verify: boolean) => median(samples.filter((s) => s.lang === lang && s.verify === verify).map((s) => s.rps));
+const med = (lang: string, verify: boolean, api?: string) => median(samples.filter((s) => s.lang === lang && s.verify === verify && s.api === api).map((s) => s.rps));
 // The device's pace swings a lot under TCG, so the ratio of each round (C and TypeScript
 // run back to back) is the steadier figure; its median is the one held against the goal.
-const roundRatio = (verify: boolean) =>
+const roundRatio = (verify: boolean, api: string) =>
   median(Array.from({ length: ROUNDS }, (_, r) => {
-    const get = (lang: string) => samples.find((s) => s.lang === lang && s.verify === verify && s.round === r)?.rps ?? NaN;
-    return get("ts") / get("c");
+    const get = (lang: string, a?: string) => samples.find((s) => s.lang === lang && s.api === a && s.verify === verify && s.round === r)?.rps ?? NaN;
+    return get("ts", api) / get("c");
   }));
 const b = barrierInfo();
 console.log([
   `queue round trip in the kernel rig: ${choice.device.id}/${choice.type.type} mdev ${uuid}, copy of ${LEN} bytes, ${BATCH} in flight, ${N} requests a run`,
   `median of ${ROUNDS} rounds (C and TypeScript alternate); bun ${process.versions["bun"] ?? "?"}, doorbell barrier ${b.backend}; QEMU TCG guest`,
 ].join("\n"));
-const cases: QueueCase[] = [false, true].map((verify) =>
-  makeCase({ where: "rig", measure: "rps", depth: BATCH, size: LEN, checks: verify, mode: "poll", api: "objects" }, med("ts", verify), med("c", verify))
-);
+const cases: QueueCase[] = APIS.flatMap((api) => [false, true].map((verify) =>
+  makeCase({ where: "rig", measure: "rps", depth: BATCH, size: LEN, checks: verify, mode: "poll", api }, med("ts", verify, api), med("c", verify))
+));
 console.log(caseTable(cases));
-for (const verify of [false, true]) console.log(`payload checks ${verify ? "on" : "off"}: median TS/C of the rounds ${roundRatio(verify).toFixed(2)}x (goal >= ${GOAL}x)`);
+for (const api of APIS) for (const verify of [false, true]) console.log(`${api}, payload checks ${verify ? "on" : "off"}: median TS/C of the rounds ${roundRatio(verify, api).toFixed(2)}x (goal >= ${GOAL}x)`);
 const out = process.env["WD_RIG_OUT"];
 if (out !== undefined && out !== "") {
   const file = path.join(out, "queue.json");

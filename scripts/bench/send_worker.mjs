@@ -11,6 +11,8 @@
 //   encoded   driver.submitEncoded of descriptors encoded once beforehand (driver.encode)
 //   floor     no driver: the same descriptor copy and Atomics.store doorbell written inline,
 //             the least this engine does for the work (what the driver is held against)
+//   floor-handle  the floor with the ring's state in a handle and the room check: the
+//             least a driver does, whose state lives between calls
 //   doorbell  the doorbell alone (BATCH is 1)
 // BACKEND is "js" (Atomics.store) or "c" (wd_doorbell32 of LIBRARY through koffi).
 // Prints one JSON line per run:
@@ -125,6 +127,40 @@ function floorLoop(sq, regs, n, batch) {
   return n;
 }
 
+// The floor a driver can reach: the same copy and doorbell, with what every driver has on
+// top of it and the floor above has not: the ring's state kept in a handle between calls
+// (a ring, its mask and tail are read from an object, not from locals the JIT keeps in
+// registers) and the check for ring room against the device's head.
+function floorHandleLoop(h, n, batch) {
+  const DB = L.WD_DUMMY_V1_REG_DOORBELL / 4;
+  for (let i = 0; i < n; i += batch) {
+    let tail = h.tail;
+    if (h.entries - ((tail - h.head) >>> 0) < batch) {
+      h.head = Atomics.load(h.regs, SQ_HEAD);
+      if (h.entries - ((tail - h.head) >>> 0) < batch) return i;
+    }
+    const sq = h.sq, mask = h.mask;
+    let from = (i & 255) * 8;
+    for (let k = 0; k < batch; k++) {
+      const w = (tail & mask) * 8;
+      sq[w] = words[from];
+      sq[w + 1] = words[from + 1];
+      sq[w + 2] = words[from + 2];
+      sq[w + 3] = words[from + 3];
+      sq[w + 4] = words[from + 4];
+      sq[w + 5] = words[from + 5];
+      sq[w + 6] = words[from + 6];
+      sq[w + 7] = words[from + 7];
+      from += 8;
+      tail = (tail + 1) >>> 0;
+    }
+    h.tail = tail;
+    Atomics.store(h.regs, DB, tail);
+    h.regs[SQ_HEAD] = tail; // the device read them
+  }
+  return n;
+}
+
 function doorbellLoop(ring, n) {
   for (let i = 0; i < n; i++) ring(i);
   return n;
@@ -141,7 +177,7 @@ function measure(name, batch, backend, n, body) {
   }
 }
 
-if (!["driver", "encoded", "floor", "doorbell"].includes(caseName) || !(BATCH === 1 || BATCH === 16) || !["js", "c"].includes(backend)) {
+if (!["driver", "encoded", "floor", "floor-handle", "doorbell"].includes(caseName) || !(BATCH === 1 || BATCH === 16) || !["js", "c"].includes(backend)) {
   throw new Error(`send_worker: bad case ${caseName} batch ${batchArg} backend ${backend}`);
 }
 configureBarrier(backend === "c" ? { backend, library } : { backend });
@@ -154,6 +190,10 @@ if (caseName === "doorbell") {
 } else if (caseName === "floor") {
   const sq = queue.view(Uint32Array, L.WD_DUMMY_V1_SQ_OFFSET, L.WD_DUMMY_V1_SQ_ENTRIES * 8);
   measure("floor", BATCH, backend, n, (k) => floorLoop(sq, regs, k, BATCH));
+} else if (caseName === "floor-handle") {
+  const sq = queue.view(Uint32Array, L.WD_DUMMY_V1_SQ_OFFSET, L.WD_DUMMY_V1_SQ_ENTRIES * 8);
+  const h = { sq, regs, mask: L.WD_DUMMY_V1_SQ_ENTRIES - 1, entries: L.WD_DUMMY_V1_SQ_ENTRIES, tail: 0, head: 0 };
+  measure("floor-handle", BATCH, backend, n, (k) => floorHandleLoop(h, k, BATCH));
 } else {
   const h = driver.open(ctx);
   if (h.ring.backend !== backend) throw new Error(`the driver rings through ${h.ring.backend}, expected ${backend}`);
