@@ -13,8 +13,9 @@
  * An fd whose registration fired (one-shot disarmed it) and resolved its waits lingers in
  * the set, for the next wait to re-arm with one `EPOLL_CTL_MOD` rather than an ADD now and
  * a DEL later. Disarmed, it can report nothing for a file that reuses its number; an fd whose
- * last wait leaves while armed (timeout, abort, cancel) is removed at once, as is one
- * cancelled. When a closed fd's number was reused, the MOD fails and the fd is added afresh.
+ * last wait leaves while armed (timeout, abort) is removed at once, as is a cancelled one; at
+ * most {@link MAX_LINGERING} linger. When a closed fd's number was reused, the MOD fails
+ * (ENOENT) and the fd is added afresh.
  *
  * Events name a token, never the fd, so an event collected for an fd that was removed
  * (and whose number was reused) meanwhile is recognised as stale and dropped.
@@ -30,8 +31,7 @@ import { SyscallError, TimeoutError } from "./error.ts";
 
 const EINTR = errnoValue("EINTR");
 const EAGAIN = errnoValue("EAGAIN");
-const ENOENT = errnoValue("ENOENT");
-const EBADF = errnoValue("EBADF");
+const ENOENT = errnoValue("ENOENT"), EBADF = errnoValue("EBADF");
 /** Events taken by one epoll_wait; more ready fds are reported by the next call. */
 const MAX_EVENTS = 256;
 /** The token of the reactor's own wake-up eventfd. */
@@ -59,7 +59,10 @@ export interface ReadyOptions {
 export interface ReactorStats {
   /** Whether an epoll_wait call is outstanding (never more than one). */
   readonly outstanding: boolean;
-  /** Fds in the epoll set (its own eventfd not counted), with pending waits or lingering: 0 once each was cancelled (closed). */
+  /**
+   * Fds in the epoll set (its own eventfd not counted), with pending waits or lingering; one
+   * leaves it when cancelled (as `EventFd.close` and a queue's release do) or its last wait leaves armed.
+   */
   readonly fds: number;
   /** Of `fds`, those with no pending wait, disarmed until a wait re-arms them (at most {@link MAX_LINGERING}). */
   readonly lingering: number;
@@ -117,7 +120,7 @@ export class Reactor {
   #byToken = new Map<number, Interest>();
   /** The lingering interests (no waiter, disarmed), the one lingering longest first. */
   #lingering = new Map<number, Interest>();
-  #ctlCalls = [0, 0, 0, 0];
+  #ctlCalls = [0, 0, 0, 0]; // by op (EPOLL_CTL_ADD, _DEL, _MOD are 1, 2, 3)
   #nextToken = 1;
   #waits = 0;
   #outstanding = 0;
@@ -277,8 +280,7 @@ export class Reactor {
       if (!it.armed) this.#linger(it);
       else this.#forget(it);
     }
-    // Nothing left to wait for: wake the worker, so no call stays outstanding (see #pump).
-    if (this.#waits === 0 && this.#outstanding > 0) this.#wake();
+    if (this.#waits === 0 && this.#outstanding > 0) this.#wake(); // so no call stays outstanding (see #pump)
     if (resolved) w.resolve();
     else w.reject(error);
   }
@@ -288,15 +290,13 @@ export class Reactor {
     if (this.#lingering.size > MAX_LINGERING) this.#forget(this.#lingering.values().next().value!);
   }
 
-  /** Removes the fd from the epoll set and forgets it. */
+  /** Removes the fd from the epoll set and forgets it (#drop only forgets it). */
   #forget(it: Interest): void {
     if (this.#byFd.get(it.fd) !== it) return;
     this.#drop(it);
-    // EBADF/ENOENT: the fd was closed (the kernel dropped it from the set itself).
-    this.#ctl(EPOLL_CTL_DEL, it.fd, 0, it.token);
+    this.#ctl(EPOLL_CTL_DEL, it.fd, 0, it.token); // EBADF, ENOENT: closed, the kernel dropped it
   }
 
-  /** Forgets the fd, leaving the epoll set as it is. */
   #drop(it: Interest): void {
     this.#byFd.delete(it.fd);
     this.#byToken.delete(it.token);
