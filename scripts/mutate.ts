@@ -41,6 +41,7 @@ const EMU = "scripts/emu/wd_emu.c";
 const UACCE = "src/uacce/queue_fd.ts";
 const SELECT_UACCE = "src/select/uacce.ts";
 const SYSFS_UACCE = "src/sysfs/uacce.ts";
+const REACTOR = "src/sys/reactor.ts";
 
 const PRIORITY_STEP = "    if (pa !== pb) return pa - pb;\n";
 const ZONE_STEP = `    if (c.zone !== undefined) {
@@ -309,6 +310,35 @@ export const MUTATIONS: readonly Mutation[] = [
     file: DRIVER,
     find: "    if (!putFast(sq, w, r)) putChecked(sq, w, r);\n    tail = (tail + 1) >>> 0;\n",
     replace: "    tail = (tail + 1) >>> 0;\n    if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);\n    else h.ring(tail);\n    if (!putFast(sq, w, r)) putChecked(sq, w, r);\n",
+  },
+  // The reactor: an fd whose registration fired lingers disarmed; nothing else lingers or keeps a call outstanding.
+  {
+    id: "reactor-linger-armed",
+    rule: "only a disarmed fd (its registration fired) lingers; an fd whose last wait leaves armed is removed",
+    file: REACTOR,
+    find: "      if (!it.armed) this.#linger(it);\n",
+    replace: "      if (true) this.#linger(it);\n",
+  },
+  {
+    id: "reactor-cancel-keeps-lingering",
+    rule: "cancel removes a lingering fd from the epoll set before its fd is closed",
+    file: REACTOR,
+    find: "    for (const w of [...it.waiters]) this.#settle(w, error, false);\n    this.#forget(it);\n",
+    replace: "    for (const w of [...it.waiters]) this.#settle(w, error, false);\n",
+  },
+  {
+    id: "reactor-no-add-on-enoent",
+    rule: "a lingering fd's reused number (MOD fails with ENOENT) is added afresh",
+    file: REACTOR,
+    find: "if (e !== ENOENT && e !== EBADF) throw ctlError(EPOLL_CTL_MOD, fd, label, e);",
+    replace: "throw ctlError(EPOLL_CTL_MOD, fd, label, e);",
+  },
+  {
+    id: "reactor-pump-on-fds",
+    rule: "epoll_wait is outstanding only while a wait is pending, not while an fd lingers",
+    file: REACTOR,
+    find: "if (this.#outstanding > 0 || this.#waits === 0) return;",
+    replace: "if (this.#outstanding > 0 || this.#byFd.size === 0) return;",
   },
   // The host emulator the unit tests run the queue against must check what the module checks.
   { id: "emu-no-overlap-check", rule: "the emulator refuses overlapping copies as the module does", file: EMU, find: "\t\tif (src < dst + len && dst < src + len)\n", replace: "\t\tif (0)\n" },

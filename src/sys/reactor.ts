@@ -7,8 +7,15 @@
  * to the epoll set with `EPOLL_CTL_ADD` from the JS thread (the kernel lets another thread
  * change the set while one blocks in `epoll_wait`, and wakes it when a new fd is ready),
  * one-shot, so a ready fd is reported once until a wait re-arms it. Timeouts are timers,
- * aborts are listeners. When the last wait goes, a private eventfd wakes the worker and no
- * call is made again: an idle reactor leaves nothing that keeps the process alive.
+ * aborts are listeners. When the last pending wait goes, a private eventfd wakes the worker
+ * and no call is made again: an idle reactor leaves nothing that keeps the process alive.
+ *
+ * An fd whose registration fired (one-shot disarmed it) and resolved its waits lingers in
+ * the set, for the next wait to re-arm with one `EPOLL_CTL_MOD` rather than an ADD now and
+ * a DEL later. Disarmed, it can report nothing for a file that reuses its number; an fd whose
+ * last wait leaves while armed (timeout, abort) is removed at once, as is a cancelled one; at
+ * most {@link MAX_LINGERING} linger. When a closed fd's number was reused, the MOD fails
+ * (ENOENT) and the fd is added afresh.
  *
  * Events name a token, never the fd, so an event collected for an fd that was removed
  * (and whose number was reused) meanwhile is recognised as stale and dropped.
@@ -16,35 +23,27 @@
  * @module
  */
 
-import {
-  EFD_CLOEXEC,
-  EFD_NONBLOCK,
-  EPOLL_CLOEXEC,
-  EPOLL_CTL_ADD,
-  EPOLL_CTL_DEL,
-  EPOLL_CTL_MOD,
-  EPOLL_EVENT_DATA_OFFSET,
-  EPOLL_EVENT_SIZE,
-  EPOLLIN,
-  EPOLLONESHOT,
-  MAP_ANONYMOUS,
-  MAP_FAILED,
-  MAP_PRIVATE,
-  PROT_READ,
-  PROT_WRITE,
-} from "../abi/libc.ts";
+import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLL_EVENT_DATA_OFFSET } from "../abi/libc.ts";
+import { EPOLL_EVENT_SIZE, EPOLLIN, EPOLLONESHOT, MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../abi/libc.ts";
 import { errno, libc, view } from "./_ffi.ts";
 import { errnoValue } from "./errno.ts";
 import { SyscallError, TimeoutError } from "./error.ts";
 
 const EINTR = errnoValue("EINTR");
 const EAGAIN = errnoValue("EAGAIN");
+const ENOENT = errnoValue("ENOENT"), EBADF = errnoValue("EBADF");
 /** Events taken by one epoll_wait; more ready fds are reported by the next call. */
 const MAX_EVENTS = 256;
 /** The token of the reactor's own wake-up eventfd. */
 const WAKE_TOKEN = 0;
 /** setTimeout's largest delay; longer timeouts are re-armed in steps. */
 const MAX_TIMER_MS = 0x7fffffff;
+/**
+ * The most fds lingering in the epoll set with no wait (see the module's notes); past it the
+ * one lingering longest is removed. A bound, so waits on many short-lived fds leave no trail.
+ */
+export const MAX_LINGERING = 64;
+const CTL_NAMES = ["", "EPOLL_CTL_ADD", "EPOLL_CTL_DEL", "EPOLL_CTL_MOD"] as const;
 
 /** Options of a wait for readiness. */
 export interface ReadyOptions {
@@ -60,10 +59,17 @@ export interface ReadyOptions {
 export interface ReactorStats {
   /** Whether an epoll_wait call is outstanding (never more than one). */
   readonly outstanding: boolean;
-  /** Fds in the epoll set, the reactor's own eventfd not counted. */
+  /**
+   * Fds in the epoll set (its own eventfd not counted), with pending waits or lingering; one
+   * leaves it when cancelled (as `EventFd.close` and a queue's release do) or its last wait leaves armed.
+   */
   readonly fds: number;
+  /** Of `fds`, those with no pending wait, disarmed until a wait re-arms them (at most {@link MAX_LINGERING}). */
+  readonly lingering: number;
   /** Pending waits. */
   readonly waits: number;
+  /** epoll_ctl calls made since the process started (failed ones too), by operation. */
+  readonly ctlCalls: { readonly add: number; readonly mod: number; readonly del: number };
   /** epoll_wait calls made since the process started. */
   readonly calls: number;
   /** The most epoll_wait calls ever outstanding at once (1 when it works as designed). */
@@ -112,6 +118,9 @@ export class Reactor {
   #eventsAddress = 0n;
   #byFd = new Map<number, Interest>();
   #byToken = new Map<number, Interest>();
+  /** The lingering interests (no waiter, disarmed), the one lingering longest first. */
+  #lingering = new Map<number, Interest>();
+  #ctlCalls = [0, 0, 0, 0]; // by op (EPOLL_CTL_ADD, _DEL, _MOD are 1, 2, 3)
   #nextToken = 1;
   #waits = 0;
   #outstanding = 0;
@@ -128,7 +137,9 @@ export class Reactor {
     return {
       outstanding: this.#outstanding > 0,
       fds: this.#byFd.size,
+      lingering: this.#lingering.size,
       waits: this.#waits,
+      ctlCalls: { add: this.#ctlCalls[EPOLL_CTL_ADD]!, mod: this.#ctlCalls[EPOLL_CTL_MOD]!, del: this.#ctlCalls[EPOLL_CTL_DEL]! },
       calls: this.#calls,
       maxOutstanding: this.#maxOutstanding,
     };
@@ -156,25 +167,26 @@ export class Reactor {
     this.#wakeFd = wake;
     this.#eventsAddress = BigInt(p);
     this.#events = new Uint8Array(view(this.#eventsAddress, len));
-    this.#ctl(EPOLL_CTL_ADD, wake, EPOLLIN, WAKE_TOKEN, "reactor wake-up eventfd");
+    const e4 = this.#ctl(EPOLL_CTL_ADD, wake, EPOLLIN, WAKE_TOKEN);
+    if (e4 !== 0) throw ctlError(EPOLL_CTL_ADD, wake, "reactor wake-up eventfd", e4);
   }
 
-  #ctl(op: number, fd: number, events: number, token: number, label: string): void {
+  /** One epoll_ctl; returns 0, or the errno for the caller to judge. */
+  #ctl(op: number, fd: number, events: number, token: number): number {
     // Laid out by hand; the kernel copies it during the call (a JS-heap array is fine).
     this.#ctlView.setUint32(0, events, true);
     this.#ctlView.setUint32(EPOLL_EVENT_DATA_OFFSET, token, true);
     this.#ctlView.setUint32(EPOLL_EVENT_DATA_OFFSET + 4, 0, true);
+    this.#ctlCalls[op]!++;
     const r = libc.epoll_ctl(this.#epfd, op, fd, op === EPOLL_CTL_DEL ? null : this.#ctlBuf), e = errno();
-    if (r < 0) {
-      const name = op === EPOLL_CTL_ADD ? "EPOLL_CTL_ADD" : op === EPOLL_CTL_MOD ? "EPOLL_CTL_MOD" : "EPOLL_CTL_DEL";
-      throw new SyscallError(e, { syscall: "epoll_ctl", op: `${name} fd ${fd} (${label})` });
-    }
+    return r < 0 ? e : 0;
   }
 
   /**
    * Resolves when `fd` is readable (or reports an error or hang-up: the caller's next read
    * says which). The fd must stay open until the wait settles or {@link Reactor.cancel} is
-   * called for it; closing it first leaves the wait pending until its timeout.
+   * called for it; closing it first leaves the wait pending until its timeout. Once the wait
+   * settled it may be closed without cancel (cancel takes it out of the epoll set at once).
    *
    * @param fd The descriptor, owned by the caller.
    * @param options `timeout` (ms), `signal`, `label` for messages.
@@ -231,46 +243,64 @@ export class Reactor {
   }
 
   #arm(fd: number, label: string): Interest {
-    let it = this.#byFd.get(fd);
-    if (it === undefined) {
-      let token = this.#nextToken;
-      while (token === WAKE_TOKEN || this.#byToken.has(token)) token = (token + 1) >>> 0;
-      this.#nextToken = (token + 1) >>> 0;
-      this.#ctl(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLONESHOT, token, label);
-      it = { fd, token, waiters: new Set(), armed: true };
-      this.#byFd.set(fd, it);
-      this.#byToken.set(token, it);
-    } else if (!it.armed) {
-      this.#ctl(EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLONESHOT, it.token, label);
-      it.armed = true;
+    const old = this.#byFd.get(fd);
+    if (old?.armed) return old;
+    if (old !== undefined) {
+      const e = this.#ctl(EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLONESHOT, old.token);
+      if (e === 0) {
+        old.armed = true;
+        this.#lingering.delete(fd);
+        return old;
+      }
+      // Closed without cancel: ENOENT when the number names another file now (the old
+      // registration is gone, or lives on disarmed under the old file), EBADF when closed.
+      // Add it afresh: a new file gets a new token, a closed fd ADD's EBADF.
+      if (e !== ENOENT && e !== EBADF) throw ctlError(EPOLL_CTL_MOD, fd, label, e);
+      this.#drop(old);
     }
+    let token = this.#nextToken;
+    while (token === WAKE_TOKEN || this.#byToken.has(token)) token = (token + 1) >>> 0;
+    this.#nextToken = (token + 1) >>> 0;
+    const e = this.#ctl(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLONESHOT, token);
+    if (e !== 0) throw ctlError(EPOLL_CTL_ADD, fd, label, e);
+    const it: Interest = { fd, token, waiters: new Set(), armed: true };
+    this.#byFd.set(fd, it);
+    this.#byToken.set(token, it);
     return it;
   }
 
-  /** Settles one wait: resolved when `error` is undefined. Forgets the fd when it was the last. */
+  /** Settles one wait: resolved when `error` is undefined. The fd's last lingers if disarmed, else it is removed. */
   #settle(w: Waiter, error?: unknown, resolved = error === undefined): void {
     const it = w.interest;
     if (!it.waiters.delete(w)) return;
     this.#waits--;
     if (w.timer !== undefined) clearTimeout(w.timer);
     if (w.onAbort !== undefined) w.signal?.removeEventListener("abort", w.onAbort);
-    if (it.waiters.size === 0) this.#forget(it);
+    if (it.waiters.size === 0) {
+      if (!it.armed) this.#linger(it);
+      else this.#forget(it);
+    }
+    if (this.#waits === 0 && this.#outstanding > 0) this.#wake(); // so no call stays outstanding (see #pump)
     if (resolved) w.resolve();
     else w.reject(error);
   }
 
+  #linger(it: Interest): void {
+    this.#lingering.set(it.fd, it);
+    if (this.#lingering.size > MAX_LINGERING) this.#forget(this.#lingering.values().next().value!);
+  }
+
+  /** Removes the fd from the epoll set and forgets it (#drop only forgets it). */
   #forget(it: Interest): void {
     if (this.#byFd.get(it.fd) !== it) return;
+    this.#drop(it);
+    this.#ctl(EPOLL_CTL_DEL, it.fd, 0, it.token); // EBADF, ENOENT: closed, the kernel dropped it
+  }
+
+  #drop(it: Interest): void {
     this.#byFd.delete(it.fd);
     this.#byToken.delete(it.token);
-    try {
-      this.#ctl(EPOLL_CTL_DEL, it.fd, 0, it.token, "forget");
-    } catch {
-      // EBADF/ENOENT: the fd was closed (the kernel dropped it from the set itself).
-    }
-    // Nothing left to wait for: wake the worker so no call stays outstanding and the
-    // process may exit.
-    if (this.#byFd.size === 0 && this.#outstanding > 0) this.#wake();
+    this.#lingering.delete(it.fd);
   }
 
   #wake(): void {
@@ -279,8 +309,8 @@ export class Reactor {
   }
 
   /**
-   * Rejects every wait on `fd` with `error` and removes it from the epoll set. Call it
-   * before closing an fd that may have waits.
+   * Rejects every wait on `fd` with `error` and removes it from the epoll set (a lingering
+   * fd too). Call it before closing an fd that may have waits or have had them.
    *
    * @param fd The descriptor about to be closed.
    * @param error What the waits reject with (a `ClosedError`).
@@ -296,11 +326,12 @@ export class Reactor {
     const it = this.#byFd.get(fd);
     if (it === undefined) return;
     for (const w of [...it.waiters]) this.#settle(w, error, false);
+    this.#forget(it);
   }
 
-  /** Issues the one epoll_wait when something is waited for and none is outstanding. */
+  /** Issues the one epoll_wait when a wait is pending (lingering fds alone keep none) and none is outstanding. */
   #pump(): void {
-    if (this.#outstanding > 0 || this.#byFd.size === 0) return;
+    if (this.#outstanding > 0 || this.#waits === 0) return;
     this.#outstanding++;
     if (this.#outstanding > this.#maxOutstanding) this.#maxOutstanding = this.#outstanding;
     this.#calls++;
@@ -346,6 +377,10 @@ export class Reactor {
   #failAll(error: unknown): void {
     for (const it of [...this.#byFd.values()]) for (const w of [...it.waiters]) this.#settle(w, error, false);
   }
+}
+
+function ctlError(op: number, fd: number, label: string, e: number): SyscallError {
+  return new SyscallError(e, { syscall: "epoll_ctl", op: `${CTL_NAMES[op]} fd ${fd} (${label})` });
 }
 
 let instance: Reactor | undefined;
