@@ -76,7 +76,6 @@ export interface Slots {
   readonly q: Q;
   readonly base: number;
   readonly stride: number;
-  readonly mem: Buffer;
   /** Refills slot `s`'s source for request `i` (checks on). */
   fill(s: number, i: number): void;
   /** Whether slot `s`'s copy came back equal (checks on). */
@@ -102,7 +101,6 @@ export function slotsOf(q: Q, depth: number, size: number): Slots {
     // IOVAs as numbers: the driver's fast path.
     base: Number(buf.iova),
     stride,
-    mem,
     fill(s, i) {
       const from = slots + ((i * 4099) % (POOL - size));
       mem.copyWithin(s * stride, from, from + size);
@@ -190,8 +188,8 @@ export function loopEncoded(x: Slots, k: RpsCase, n: number, t0: number): [numbe
   return [failed, bad];
 }
 
-/** `run` from `depth` workers, one slot each. */
-async function runWorkers(x: Slots, k: RpsCase, n: number): Promise<[number, number]> {
+/** `run` from `depth` workers, one slot each. Returns [failed, bad]. */
+export async function runWorkers(x: Slots, k: RpsCase, n: number): Promise<[number, number]> {
   const { q, base, stride } = x, { depth, size, checks } = k;
   let next = 0, failed = 0, bad = 0;
   const worker = async (s: number): Promise<void> => {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bun
 /**
  * The queue's own CPU cost per request, without a concurrent device: the loops of
- * `npm run bench:queue` (poll mode: request objects, `sendBatch`, `poll`; encoded: the same
- * with `sendEncoded` and `pollEncoded`; irq mode: `run` from DEPTH workers) over an in-process stand-in device that answers every request up to
+ * `npm run bench:queue` (`scripts/bench/_queue_ts.ts`; poll mode: request objects,
+ * `sendBatch`, `poll`; encoded: `sendEncoded` and `pollEncoded`; irq mode: `run` from
+ * DEPTH workers) over an in-process stand-in device that answers every request up to
  * the doorbell whenever the queue reads the completion ring. No second process and no
  * spinning, so the figure moves with the queue's code, not with the machine's load; it
  * includes the stand-in's own work (the same before and after a change). Numbers, not a
@@ -18,6 +19,7 @@ import type { UserDriver } from "../../src/drivers/driver.ts";
 import { Queue } from "../../src/queue/queue.ts";
 import { MappedMemory } from "../../src/sys/mman.ts";
 import { median } from "./_common.ts";
+import { loopEncoded, loopObjects, runWorkers, type Slots } from "./_queue_ts.ts";
 
 const { values } = parseArgs({
   options: {
@@ -82,80 +84,27 @@ const q = new Queue<DummyRequest, DummyCompletion>(
   { driver, port, tuning: { interrupts: false, spin: 0 } },
 );
 const BASE = 0x40000000, SIZE = 256;
-
-/** The poll-mode loop of the benchmark (checks off). */
-function pollCase(depth: number, n: number): void {
-  const stride = 2 * SIZE;
-  const free: number[] = [];
-  for (let i = 0; i < depth; i++) free.push(depth - 1 - i);
-  const slotOf = new Uint32Array(256);
-  const reqs: { op: "copy"; id: number; src: number; dst: number; len: number }[] = [];
-  let submitted = 0, done = 0, failed = 0;
-  while (done < n) {
-    if (submitted < n && free.length > 0) {
-      reqs.length = 0;
-      while (submitted < n && free.length > 0) {
-        const s = free.pop()!;
-        slotOf[submitted & 255] = s;
-        reqs.push({ op: "copy", id: submitted, src: BASE + s * stride, dst: BASE + s * stride + SIZE, len: SIZE });
-        submitted++;
-      }
-      if (q.sendBatch(reqs) !== reqs.length) throw new Error("the ring refused requests it has room for");
-    }
-    const got = q.poll();
-    for (const c of got) {
-      const s = slotOf[c.id & 255]!;
-      if (c.status !== 0 || c.id >= submitted) failed++;
-      free.push(s);
-      done++;
-    }
-  }
+/** The benchmark's slots over the stand-in, which copies nothing (checks stay off). */
+const slots: Slots = {
+  q,
+  base: BASE,
+  stride: 2 * SIZE,
+  fill() {
+    throw new Error("queue_cost runs with checks off");
+  },
+  same: () => true,
+};
+/** Throws when a request failed (the stand-in answers every one with success). */
+function allOk([failed]: [number, number]): void {
   if (failed > 0) throw new Error(`${failed} requests failed`);
 }
 
-/** The poll-mode loop of the benchmark on the encoded API (checks off): descriptors and completions as words. */
-function encodedCase(depth: number, n: number): void {
-  const stride = 2 * SIZE, dw = q.descriptorWords!, cw = q.completionWords!;
-  const desc = q.encode(Array.from({ length: depth }, (_, s) => ({ op: "copy" as const, id: s, src: BASE + s * stride, dst: BASE + s * stride + SIZE, len: SIZE })));
-  const batch = new Uint32Array(depth * dw), cpl = new Uint32Array(depth * cw);
-  const free = new Int32Array(depth);
-  let nFree = depth, submitted = 0, done = 0, failed = 0;
-  for (let i = 0; i < depth; i++) free[i] = depth - 1 - i;
-  while (done < n) {
-    if (submitted < n && nFree > 0) {
-      let k = 0;
-      while (submitted < n && nFree > 0) {
-        const s = free[--nFree]!;
-        for (let w = 0, from = s * dw, to = k * dw; w < dw; w++) batch[to + w] = desc[from + w]!;
-        k++;
-        submitted++;
-      }
-      if (q.sendEncoded(batch, 0, k) !== k) throw new Error("the ring refused requests it has room for");
-    }
-    const got = q.pollEncoded(cpl, depth);
-    for (let i = 0, at = 0; i < got; i++, at += cw) {
-      const s = cpl[at + L.WD_DUMMY_V1_CPL_OFF_ID / 4]!;
-      if ((cpl[at + L.WD_DUMMY_V1_CPL_OFF_STATUS / 4]! & 0xffff) !== 0 || s >= depth) failed++;
-      free[nFree++] = s;
-      done++;
-    }
-  }
-  if (failed > 0) throw new Error(`${failed} requests failed`);
-}
-
-/** The irq-mode loop of the benchmark (checks off): `run` from `depth` workers. */
-async function irqCase(depth: number, n: number): Promise<void> {
-  let next = 0, failed = 0;
-  const worker = async (s: number): Promise<void> => {
-    const src = BASE + s * 2 * SIZE, dst = src + SIZE;
-    while (next < n) {
-      next++;
-      const c = await q.run({ op: "copy", src, dst, len: SIZE });
-      if (c.status !== 0) failed++;
-    }
-  };
-  await Promise.all(Array.from({ length: depth }, (_, s) => worker(s)));
-  if (failed > 0) throw new Error(`${failed} requests failed`);
+/** The benchmark's loop of a mode, checks off: `poll` and `encoded` are its poll loops, `irq` its `run` workers. */
+function loopOf(mode: string, depth: number): (n: number) => Promise<void> | void {
+  if (mode === "poll") return (n) => allOk(loopObjects(slots, { depth, size: SIZE, checks: false, mode: "poll", api: "objects" }, n, performance.now()));
+  if (mode === "encoded") return (n) => allOk(loopEncoded(slots, { depth, size: SIZE, checks: false, mode: "poll", api: "encoded" }, n, performance.now()));
+  if (mode === "irq") return async (n) => allOk(await runWorkers(slots, { depth, size: SIZE, checks: false, mode: "irq", api: "run" }, n));
+  throw new RangeError(`--mode ${JSON.stringify(mode)}: it is poll, encoded or irq`);
 }
 
 function cpuNs(): number {
@@ -165,7 +114,7 @@ function cpuNs(): number {
 
 for (const mode of values.mode.split(",")) {
   for (const depth of values.depth.split(",").map(Number)) {
-    const body = mode === "poll" ? (n: number) => pollCase(depth, n) : mode === "encoded" ? (n: number) => encodedCase(depth, n) : (n: number) => irqCase(depth, n);
+    const body = loopOf(mode, depth);
     await body(Math.ceil(N / 4)); // JIT warm-up
     const ns: number[] = [];
     for (let r = 0; r < REPEAT; r++) {
