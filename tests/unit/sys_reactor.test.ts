@@ -33,6 +33,13 @@ function rawSignal(fd: number): void {
   expect(libc.write(fd, new BigUint64Array([1n]), 8)).toBe(8);
 }
 
+/** A wait on a raw eventfd that its own signal resolves (the registration fires). */
+async function signalledWait(fd: number, label: string): Promise<void> {
+  const p = reactor().readable(fd, { timeout: 5_000, label });
+  rawSignal(fd);
+  await p;
+}
+
 function rawClose(fd: number): void {
   expect(libc.close(fd)).toBe(0);
 }
@@ -213,27 +220,17 @@ describe("reactor", () => {
 
   test("a lingering fd closed without cancel whose number is reused: the MOD fails (ENOENT) and the new file is added afresh", async () => {
     const a = rawEventFd();
-    const p = reactor().readable(a, { timeout: 5_000, label: "raw eventfd A" });
-    rawSignal(a);
-    await p;
+    await signalledWait(a, "raw eventfd A");
     expect(reactor().stats).toMatchObject({ fds: 1, lingering: 1, waits: 0 });
     rawClose(a); // no cancel: A lingers in the reactor's maps, the kernel dropped it
     const b = rawEventFd();
     try {
       expect(b).toBe(a);
-      const calls = await ctlCallsOf(async () => {
-        const q = reactor().readable(b, { timeout: 5_000, label: "raw eventfd B" });
-        rawSignal(b);
-        await q;
-      });
+      const calls = await ctlCallsOf(() => signalledWait(b, "raw eventfd B"));
       expect(calls).toEqual({ add: 1, mod: 1, del: 0 });
       expect(reactor().stats).toMatchObject({ fds: 1, lingering: 1, waits: 0 });
       // B lingers under its own registration: the next wait re-arms it.
-      const again = await ctlCallsOf(async () => {
-        const q = reactor().readable(b, { timeout: 5_000, label: "raw eventfd B" });
-        rawSignal(b);
-        await q;
-      });
+      const again = await ctlCallsOf(() => signalledWait(b, "raw eventfd B"));
       expect(again).toEqual({ add: 0, mod: 1, del: 0 });
     } finally {
       reactor().cancel(b, new ClosedError("wait", "raw eventfd B"));
@@ -244,9 +241,7 @@ describe("reactor", () => {
 
   test("a lingering fd closed without cancel and not reused: the wait rejects with ADD's EBADF and nothing stays registered", async () => {
     const a = rawEventFd();
-    const p = reactor().readable(a, { timeout: 5_000, label: "raw eventfd A" });
-    rawSignal(a);
-    await p;
+    await signalledWait(a, "raw eventfd A");
     rawClose(a);
     const e = await reactor().readable(a, { timeout: 5_000, label: "closed eventfd" }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(SyscallError);
