@@ -20,9 +20,10 @@ export interface QueueCase {
   /**
    * Beyond the issue's fields: the queue API the TypeScript side used (`objects`:
    * `sendBatch` and `poll`; `encoded`: `sendEncoded` and `pollEncoded`; `run`; for
-   * latency also `encoded+promise`, the engine's floor for a promise-returning call).
+   * latency also `encoded+promise`, the engine's floor for a promise-returning call; for
+   * rps also `floor`, the C client's loop in JavaScript with no library).
    */
-  readonly api: "objects" | "encoded" | "run" | "encoded+promise";
+  readonly api: "objects" | "encoded" | "run" | "encoded+promise" | "floor";
   /** TypeScript's median (requests/s, or microseconds for latency, or ns of CPU per request). */
   readonly ts: number;
   /** C's median, in the same unit. */
@@ -33,7 +34,7 @@ export interface QueueCase {
 
 /** The goal of a measure as a ratio (≥ goal passes), or undefined when it is only reported. */
 export function goalOf(c: Pick<QueueCase, "measure" | "where" | "depth" | "api">): number | undefined {
-  if (c.api === "encoded+promise") return undefined; // the engine's floor, not the library
+  if (c.api === "encoded+promise" || c.api === "floor") return undefined; // the engine's floors, not the library
   switch (c.measure) {
     case "rps":
       return 0.9;

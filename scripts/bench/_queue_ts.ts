@@ -10,8 +10,9 @@ import { Buffer } from "node:buffer";
 import { spawnSync } from "node:child_process";
 import * as os from "node:os";
 import process from "node:process";
-import { WD_DUMMY_V1_CPL_OFF_ID, WD_DUMMY_V1_CPL_OFF_STATUS } from "../../src/drivers/wd_dummy_v1_layout.ts";
+import * as L from "../../src/drivers/wd_dummy_v1_layout.ts";
 import type { DummyCompletion, DummyRequest } from "../../src/drivers/wd_dummy_v1.ts";
+import type { DevicePort } from "../../src/queue/port.ts";
 import type { Queue } from "../../src/queue/queue.ts";
 import { Emulator } from "../emu/emulator.ts";
 
@@ -23,10 +24,12 @@ export type Mode = "poll" | "irq";
  * queue's zero-allocation path; `run`, a promise per request. For latency only,
  * `encoded+promise`: the encoded path followed by a bare promise resolved and awaited,
  * the least any promise-returning call on this ring can cost (the engine's floor for `run`).
+ * For rps only, `floor`: no library at all, the C client's loop in JavaScript (descriptors
+ * written into the ring, completions read in place), the engine's floor for the round trip.
  */
-export type Api = "objects" | "encoded" | "run" | "encoded+promise";
+export type Api = "objects" | "encoded" | "run" | "encoded+promise" | "floor";
 /** The words of a `wd_dummy_v1` completion that hold the id and (low half) the status. */
-const CPL_ID = WD_DUMMY_V1_CPL_OFF_ID / 4, CPL_STATUS = WD_DUMMY_V1_CPL_OFF_STATUS / 4;
+const CPL_ID = L.WD_DUMMY_V1_CPL_OFF_ID / 4, CPL_STATUS = L.WD_DUMMY_V1_CPL_OFF_STATUS / 4;
 /** A pause instruction per empty look, as the C client's loop has (Bun and Deno have it; Node 20 has not). */
 const pause: () => void = (Atomics as unknown as { pause?: () => void }).pause ?? (() => {});
 
@@ -82,10 +85,17 @@ export interface Slots {
   same(s: number): boolean;
 }
 
-export function slotsOf(q: Q, depth: number, size: number): Slots {
+/** DMA memory as the benchmark uses it: a queue's `alloc`, or the emulator port's `allocDma`. */
+interface Dma {
+  readonly iova: bigint;
+  bytes(): Uint8Array;
+}
+
+/** Slots in one DMA buffer from `alloc`, and a pool of random bytes after them. */
+function buffersOf(alloc: (size: number) => Dma, depth: number, size: number): Omit<Slots, "q"> {
   const stride = 2 * size;
   const slots = depth * stride;
-  const buf = q.alloc(slots + POOL);
+  const buf = alloc(slots + POOL);
   const bytes = buf.bytes();
   const mem = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // Each slot's source and destination as views made once: Buffer.compare of two views is
@@ -97,7 +107,6 @@ export function slotsOf(q: Q, depth: number, size: number): Slots {
   }
   crypto.getRandomValues(bytes.subarray(slots, slots + POOL));
   return {
-    q,
     // IOVAs as numbers: the driver's fast path.
     base: Number(buf.iova),
     stride,
@@ -107,6 +116,11 @@ export function slotsOf(q: Q, depth: number, size: number): Slots {
     },
     same: (s) => Buffer.compare(dstView[s]!, srcView[s]!) === 0,
   };
+}
+
+/** The slots of an rps run on `q`'s DMA memory. */
+export function slotsOf(q: Q, depth: number, size: number): Slots {
+  return { q, ...buffersOf((n) => q.alloc(n), depth, size) };
 }
 
 function noCompletion(t0: number, done: number, n: number): void {
@@ -188,6 +202,94 @@ export function loopEncoded(x: Slots, k: RpsCase, n: number, t0: number): [numbe
   return [failed, bad];
 }
 
+/** The emulator's rings as a client without the library sees them (`api` "floor"). */
+interface RawRing {
+  readonly regs: Uint32Array;
+  readonly sq: Uint32Array;
+  readonly cq: Uint32Array;
+  readonly sqMask: number;
+  readonly cqMask: number;
+}
+
+function rawRing(port: DevicePort): RawRing {
+  const regs = port.mapRegion(L.WD_DUMMY_V1_CTRL_REGION).view(Uint32Array, 0, L.WD_DUMMY_V1_CTRL_SIZE / 4);
+  const queue = port.mapRegion(L.WD_DUMMY_V1_QUEUE_REGION);
+  const reg = (off: number): number => regs[off / 4]!;
+  const sqN = reg(L.WD_DUMMY_V1_REG_SQ_ENTRIES), cqN = reg(L.WD_DUMMY_V1_REG_CQ_ENTRIES);
+  return {
+    regs,
+    sq: queue.view(Uint32Array, reg(L.WD_DUMMY_V1_REG_SQ_OFFSET), (sqN * L.WD_DUMMY_V1_REQ_SIZE) / 4),
+    cq: queue.view(Uint32Array, reg(L.WD_DUMMY_V1_REG_CQ_OFFSET), (cqN * L.WD_DUMMY_V1_CPL_SIZE) / 4),
+    sqMask: sqN - 1,
+    cqMask: cqN - 1,
+  };
+}
+
+const R_DOORBELL = L.WD_DUMMY_V1_REG_DOORBELL / 4, R_CQ_TAIL = L.WD_DUMMY_V1_REG_CQ_TAIL / 4, R_CQ_HEAD = L.WD_DUMMY_V1_REG_CQ_HEAD / 4;
+
+/**
+ * The engine's floor of the round trip: the C client's loop in JavaScript, with no
+ * library. Descriptors are written straight into the ring, one doorbell per pass, and
+ * completions are read where the device wrote them. Returns [failed, bad].
+ */
+function loopFloor(r: RawRing, x: Omit<Slots, "q">, k: RpsCase, n: number, t0: number): [number, number] {
+  const { regs, sq, cq, sqMask, cqMask } = r, { base, stride } = x, { depth, size, checks } = k;
+  let tail = Atomics.load(regs, R_DOORBELL), head = Atomics.load(regs, R_CQ_HEAD);
+  const free = new Int32Array(depth);
+  let nFree = depth, submitted = 0, done = 0, failed = 0, bad = 0;
+  for (let i = 0; i < depth; i++) free[i] = depth - 1 - i;
+  while (done < n) {
+    if (submitted < n && nFree > 0) {
+      while (submitted < n && nFree > 0) {
+        const s = free[--nFree]!;
+        if (checks) x.fill(s, submitted);
+        const w = (tail & sqMask) * 8;
+        sq[w] = L.WD_DUMMY_V1_OP_COPY;
+        sq[w + 1] = s;
+        sq[w + 2] = base + s * stride;
+        sq[w + 3] = 0;
+        sq[w + 4] = base + s * stride + size;
+        sq[w + 5] = 0;
+        sq[w + 6] = size;
+        sq[w + 7] = 0;
+        tail = (tail + 1) >>> 0;
+        submitted++;
+      }
+      Atomics.store(regs, R_DOORBELL, tail);
+    }
+    let t = Atomics.load(regs, R_CQ_TAIL);
+    for (let spins = 1; t === head; spins++) {
+      if ((spins & 0xffff) === 0) noCompletion(t0, done, n);
+      pause();
+      t = Atomics.load(regs, R_CQ_TAIL);
+    }
+    for (; head !== t; head = (head + 1) >>> 0) {
+      const c = (head & cqMask) * 4, s = cq[c + CPL_ID]!;
+      if ((cq[c + CPL_STATUS]! & 0xffff) !== 0 || s >= depth) failed++;
+      else if (checks && !x.same(s)) bad++;
+      free[nFree++] = s;
+      done++;
+    }
+    Atomics.store(regs, R_CQ_HEAD, head);
+  }
+  return [failed, bad];
+}
+
+/** The floor's side of an rps case: the emulator's port without a queue. */
+async function floorRps(k: RpsCase, n: number, emuCpu: number | undefined): Promise<RpsResult> {
+  await using emu = await Emulator.start(emuCpu === undefined ? {} : { cpu: emuCpu });
+  const port = emu.port();
+  const ring = rawRing(port);
+  const x = buffersOf((size) => port.allocDma!(size), k.depth, k.size);
+  const c0 = cpuNow();
+  const t0 = performance.now();
+  const [failed, bad] = loopFloor(ring, x, k, n, t0);
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = cpuNow() - c0;
+  if (failed > 0 || bad > 0) throw new Error(`floor: ${failed} requests failed, ${bad} came back wrong`);
+  return { rps: n / secs, cpuNs: cpu / n };
+}
+
 /** `run` from `depth` workers, one slot each. Returns [failed, bad]. */
 export async function runWorkers(x: Slots, k: RpsCase, n: number): Promise<[number, number]> {
   const { q, base, stride } = x, { depth, size, checks } = k;
@@ -208,6 +310,7 @@ export async function runWorkers(x: Slots, k: RpsCase, n: number): Promise<[numb
 
 /** The TypeScript side of an rps case; `emuCpu` pins the emulator. */
 export async function tsRps(k: RpsCase, n: number, emuCpu?: number): Promise<RpsResult> {
+  if (k.api === "floor") return floorRps(k, n, emuCpu);
   await using emu = await Emulator.start(emuCpu === undefined ? {} : { cpu: emuCpu });
   await using q = emu.queue(k.mode === "irq" ? { spin: 0 } : {});
   const x = slotsOf(q, k.depth, k.size);

@@ -6,7 +6,7 @@
  * per request of the client process, TS/C ratios). The client is pinned to CPU 0 and the
  * emulators to CPU 1 unless `--no-pin`. Numbers, not a test.
  *
- *   bun scripts/bench/queue_one.ts [--mode poll|irq] [--api objects|encoded] [--depth 8]
+ *   bun scripts/bench/queue_one.ts [--mode poll|irq] [--api objects|encoded|floor] [--depth 8]
  *                                  [--size 256] [--checks] [--n 60000] [--repeat 5] [--no-c] [--no-pin]
  *   bun --cpu-prof-md scripts/bench/queue_one.ts --mode poll --depth 8 --n 600000 --repeat 1 --no-c
  */
@@ -32,7 +32,9 @@ const { values } = parseArgs({
 const mode = values.mode as Mode;
 if (mode !== "poll" && mode !== "irq") throw new RangeError(`--mode ${JSON.stringify(values.mode)}: it is poll or irq`);
 const api = (values.api ?? (mode === "irq" ? "run" : "objects")) as Api;
-if (mode === "poll" ? api !== "objects" && api !== "encoded" : api !== "run") throw new RangeError(`--api ${JSON.stringify(values.api)}: poll mode takes objects or encoded, irq mode run`);
+if (mode === "poll" ? api !== "objects" && api !== "encoded" && api !== "floor" : api !== "run") {
+  throw new RangeError(`--api ${JSON.stringify(values.api)}: poll mode takes objects, encoded or floor (no library), irq mode run`);
+}
 const depth = Number(values.depth), size = Number(values.size), repeat = Number(values.repeat);
 const n = Number(values.n ?? (depth === 1 ? 20000 : depth === 8 ? 60000 : 120000));
 const k: RpsCase = { depth, size, checks: values.checks, mode, api };

@@ -333,9 +333,13 @@ export class Emulator {
    */
   async close(): Promise<void> {
     const steps: (() => void)[] = [];
-    if (!this.#ended) steps.push(() => this.#command(EMU.CMD_CLOSE, "close"));
-    this.#ended = true;
+    // The device is still open (no queue closed it) and the process runs: the close
+    // command goes first; the emulator counts as ended once it was sent, answered or not.
+    if (!this.#ended && this.#child.exitCode === null && this.#child.signalCode === null) steps.push(() => this.#command(EMU.CMD_CLOSE, "close"));
     steps.push(
+      () => {
+        this.#ended = true;
+      },
       () => this.#child.stdin?.end(),
       () => this.#host.close(),
       () => this.#irq.close(),

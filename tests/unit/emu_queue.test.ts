@@ -151,6 +151,16 @@ describe("the Queue on the emulator", () => {
     expect(() => emu.queue()).toThrow(/one queue per emulator/);
   });
 
+  test("an emulator whose port was used without a queue, and never closed, still closes cleanly and exits 0", async () => {
+    const emu = await Emulator.start();
+    const port = emu.port();
+    const regs = port.mapRegion(L.WD_DUMMY_V1_CTRL_REGION).view(Uint32Array);
+    expect(regs[L.WD_DUMMY_V1_REG_MAGIC / 4]).toBe(L.WD_DUMMY_V1_MAGIC);
+    port.allocDma!(4096);
+    await emu.close(); // the device is still open: close sends the close command itself
+    expect(await emu.exited).toBe(0);
+  });
+
   test("the emulator refuses a bad algorithm or arena size before it starts", async () => {
     await expect(Emulator.start({ alg: "zip" as "copy" })).rejects.toThrow(RangeError);
     await expect(Emulator.start({ arenaSize: 1000 })).rejects.toThrow(/multiple of 4096/);
