@@ -275,19 +275,29 @@ function loopFloor(r: RawRing, x: Omit<Slots, "q">, k: RpsCase, n: number, t0: n
   return [failed, bad];
 }
 
+/** Times `n` requests of `loop` (given when it starts): requests per second and the process's CPU per request; throws when any failed or came back wrong. */
+export async function timed(n: number, loop: (t0: number) => [number, number] | Promise<[number, number]>): Promise<RpsResult> {
+  const c0 = cpuNow();
+  const t0 = performance.now();
+  const [failed, bad] = await loop(t0);
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = cpuNow() - c0;
+  if (failed > 0 || bad > 0) throw new Error(`${failed} requests failed, ${bad} came back wrong`);
+  return { rps: n / secs, cpuNs: cpu / n };
+}
+
+/** The emulator, pinned to `emuCpu` when given. */
+function emulator(emuCpu: number | undefined): Promise<Emulator> {
+  return Emulator.start(emuCpu === undefined ? {} : { cpu: emuCpu });
+}
+
 /** The floor's side of an rps case: the emulator's port without a queue. */
 async function floorRps(k: RpsCase, n: number, emuCpu: number | undefined): Promise<RpsResult> {
-  await using emu = await Emulator.start(emuCpu === undefined ? {} : { cpu: emuCpu });
+  await using emu = await emulator(emuCpu);
   const port = emu.port();
   const ring = rawRing(port);
   const x = buffersOf((size) => port.allocDma!(size), k.depth, k.size);
-  const c0 = cpuNow();
-  const t0 = performance.now();
-  const [failed, bad] = loopFloor(ring, x, k, n, t0);
-  const secs = (performance.now() - t0) / 1000;
-  const cpu = cpuNow() - c0;
-  if (failed > 0 || bad > 0) throw new Error(`floor: ${failed} requests failed, ${bad} came back wrong`);
-  return { rps: n / secs, cpuNs: cpu / n };
+  return await timed(n, (t0) => loopFloor(ring, x, k, n, t0));
 }
 
 /** `run` from `depth` workers, one slot each. Returns [failed, bad]. */
@@ -311,16 +321,10 @@ export async function runWorkers(x: Slots, k: RpsCase, n: number): Promise<[numb
 /** The TypeScript side of an rps case; `emuCpu` pins the emulator. */
 export async function tsRps(k: RpsCase, n: number, emuCpu?: number): Promise<RpsResult> {
   if (k.api === "floor") return floorRps(k, n, emuCpu);
-  await using emu = await Emulator.start(emuCpu === undefined ? {} : { cpu: emuCpu });
+  await using emu = await emulator(emuCpu);
   await using q = emu.queue(k.mode === "irq" ? { spin: 0 } : {});
   const x = slotsOf(q, k.depth, k.size);
-  const c0 = cpuNow();
-  const t0 = performance.now();
-  const [failed, bad] = k.api === "run" ? await runWorkers(x, k, n) : k.api === "encoded" ? loopEncoded(x, k, n, t0) : loopObjects(x, k, n, t0);
-  const secs = (performance.now() - t0) / 1000;
-  const cpu = cpuNow() - c0;
-  if (failed > 0 || bad > 0) throw new Error(`${failed} requests failed, ${bad} came back wrong`);
-  return { rps: n / secs, cpuNs: cpu / n };
+  return await timed(n, (t0) => (k.api === "run" ? runWorkers(x, k, n) : k.api === "encoded" ? loopEncoded(x, k, n, t0) : loopObjects(x, k, n, t0)));
 }
 
 /**
@@ -330,7 +334,7 @@ export async function tsRps(k: RpsCase, n: number, emuCpu?: number): Promise<Rps
  * returns it; `encoded+promise`: the same, then a promise resolved and awaited.
  */
 export async function tsLatency(k: LatencyCase, n: number, emuCpu?: number): Promise<LatencyResult> {
-  await using emu = await Emulator.start(emuCpu === undefined ? {} : { cpu: emuCpu });
+  await using emu = await emulator(emuCpu);
   await using q = emu.queue(k.mode === "irq" ? { spin: 0 } : {});
   const buf = q.alloc(2 * k.size);
   const src = Number(buf.iova), dst = src + k.size;

@@ -30,7 +30,7 @@ import { parseArgs } from "node:util";
 import { createMdev, type DummyCompletion, type DummyRequest, enumerate, removeMdev, registeredDeviceApis, requestQueue, select } from "../../mod.ts";
 import { barrierInfo } from "../../src/sys/barrier.ts";
 import { caseTable, makeCase, mergeCases, type QueueCase } from "./_queue_cases.ts";
-import { loopEncoded, loopObjects, type RpsCase, slotsOf } from "./_queue_ts.ts";
+import { loopEncoded, loopObjects, type RpsCase, slotsOf, timed } from "./_queue_ts.ts";
 
 const { values } = parseArgs({
   options: {
@@ -85,11 +85,7 @@ async function tsBench(uuid: string, verify: boolean, api: "objects" | "encoded"
     if (q.mdev !== uuid) throw new Error(`requestQueue opened ${q.mdev}, expected the benchmark's ${uuid}`);
     const k: RpsCase = { depth: BATCH, size: LEN, checks: verify, mode: "poll", api };
     const x = slotsOf(q, BATCH, LEN);
-    const t0 = performance.now();
-    const [failed, bad] = api === "encoded" ? loopEncoded(x, k, N, t0) : loopObjects(x, k, N, t0);
-    const secs = (performance.now() - t0) / 1000;
-    if (failed > 0 || bad > 0) throw new Error(`${failed} requests failed, ${bad} came back wrong`);
-    return N / secs;
+    return (await timed(N, (t0) => (api === "encoded" ? loopEncoded(x, k, N, t0) : loopObjects(x, k, N, t0)))).rps;
   } finally {
     await q.release();
   }
