@@ -61,6 +61,7 @@ export {
 
 // The queue.
 export { Queue } from "./src/queue/queue.ts";
+export { LentRing } from "./src/queue/lent.ts";
 export {
   DEFAULT_BACKLOG,
   DEFAULT_SPIN_US,
@@ -85,6 +86,7 @@ export {
   findDriver,
   registerDriver,
   registeredDeviceApis,
+  type RingParts,
   unregisterDriver,
   type UserDriver,
 } from "./src/drivers/mod.ts";

@@ -53,6 +53,34 @@ export interface BufferArena {
 }
 
 /**
+ * A queue's rings as a driver lends them for use in place (`Queue.lendRing`): the ring
+ * memory, its geometry, and the four moves of the protocol with their barriers. Indexes
+ * are free-running u32 counters; slot `s` of a ring is `index & (entries - 1)`.
+ */
+export interface RingParts {
+  /** The request ring as u32 words: slot `s` at word `s * descriptorWords`. */
+  readonly sq: Uint32Array;
+  /** The completion ring as u32 words: slot `s` at word `s * completionWords`. */
+  readonly cq: Uint32Array;
+  /** Slots of each ring (powers of two). */
+  readonly sqEntries: number;
+  readonly cqEntries: number;
+  readonly descriptorWords: number;
+  readonly completionWords: number;
+  /** The index of the next request slot (the tail the device was last told) and of the next completion to read. */
+  readonly tail: number;
+  readonly head: number;
+  /** How many of `want` request slots from `tail` may be written now (room in both rings). */
+  room(want: number): number;
+  /** Makes the requests below `tail` the device's: a release barrier, then the doorbell. */
+  publish(tail: number): void;
+  /** How many completions from `head` the device has written (an acquire load; checked against the ring size). */
+  ready(): number;
+  /** Gives the completion slots below `head` back to the device (a release store). */
+  consume(head: number): void;
+}
+
+/**
  * A user-space driver: what speaks the queue protocol of one `device_api`. One object,
  * every method required; the queue checks its own state before calling any of them, so a
  * driver never sees a call after `close`.
@@ -88,6 +116,11 @@ export interface UserDriver<H = unknown, Req = unknown, Cpl = unknown> {
    * queued. The hot path for requests encoded once and sent many times.
    */
   submitEncoded?(handle: H, words: Uint32Array, first: number, count: number): number;
+  /**
+   * Optional: the rings lent for use in place (`Queue.lendRing`), read from the queue's
+   * state when lent; the queue makes no other driver call on the ring until it is back.
+   */
+  lend?(handle: H): RingParts;
   /**
    * Optional: where buffers go when the device reaches no process memory (a UACCE device
    * without SVA): `Queue.alloc` then carves them from this span of a region. Called once,

@@ -22,4 +22,4 @@ export const BUILTIN_DRIVERS: readonly UserDriver<any, any, any>[] = [wdDummyV1D
 for (const d of BUILTIN_DRIVERS) if (findDriver(d.deviceApi) === undefined) registerDriver(d);
 
 export { findDriver, registerDriver, registeredDeviceApis, unregisterDriver } from "./registry.ts";
-export type { BufferArena, DriverContext, UserDriver } from "./driver.ts";
+export type { BufferArena, DriverContext, RingParts, UserDriver } from "./driver.ts";

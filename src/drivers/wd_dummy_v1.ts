@@ -11,9 +11,9 @@
  */
 import { type Doorbell32, doorbell32 } from "../sys/barrier.ts";
 import type { MappedMemory } from "../sys/mman.ts";
-import type { DriverContext, UserDriver } from "./driver.ts";
+import type { DriverContext, RingParts, UserDriver } from "./driver.ts";
 import * as L from "./wd_dummy_v1_layout.ts";
-import { type CompletionRing, decode, type DummyCompletion, poll, pollEncoded } from "./wd_dummy_v1_cq.ts";
+import { type CompletionRing, consume, decode, type DummyCompletion, poll, pollEncoded, ready } from "./wd_dummy_v1_cq.ts";
 
 export type { DummyCompletion };
 
@@ -313,6 +313,29 @@ function arm(h: DummyHandle): void {
   Atomics.store(h.regs, R_IRQ_ARM, h.irqArm);
 }
 
+/** The rings lent in place: the moves of `submit` and `pollEncoded`, with the same barriers. */
+function lend(h: DummyHandle): RingParts {
+  return {
+    sq: h.sq,
+    cq: h.cq,
+    sqEntries: h.sqEntries,
+    cqEntries: h.cqEntries,
+    descriptorWords: REQ_WORDS,
+    completionWords: L.WD_DUMMY_V1_CPL_SIZE / 4,
+    tail: h.sqTail,
+    head: h.cqHead,
+    room: (want) => room(h, want),
+    publish(tail) {
+      h.sqTail = tail;
+      // Barrier: as in submit, the descriptor stores come before the device sees the tail.
+      if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);
+      else h.ring(tail);
+    },
+    ready: () => ready(h),
+    consume: (head) => consume(h, head),
+  };
+}
+
 /**
  * The `wd_dummy_v1` driver object, registered by default.
  *
@@ -339,6 +362,7 @@ export const wdDummyV1Driver: UserDriver<DummyHandle, DummyRequest, DummyComplet
   decode,
   completionIrq: L.WD_DUMMY_V1_IRQ_CQ,
   arm,
+  lend,
   close(_h: DummyHandle): void {
     // Nothing of its own: the queue unmaps the regions after this returns.
   },

@@ -40,7 +40,7 @@ const R_CQ_HEAD = L.WD_DUMMY_V1_REG_CQ_HEAD / 4;
 const R_CQ_TAIL = L.WD_DUMMY_V1_REG_CQ_TAIL / 4;
 
 /** How many completions are ready (checked against the ring size), after an acquire load of the tail. */
-function ready(h: CompletionRing): number {
+export function ready(h: CompletionRing): number {
   // Barrier: an acquire load of the tail; the completion entries are read after it, so
   // they are at least as new as the tail says.
   const tail = Atomics.load(h.regs, R_CQ_TAIL);
@@ -113,9 +113,13 @@ export function pollEncoded(h: CompletionRing, words: Uint32Array, at: number, m
     to += CPL_WORDS;
     head = (head + 1) >>> 0;
   }
-  h.cqHead = head;
-  // Barrier: a release store, as in poll: the copies above come before the slots are freed.
-  Atomics.store(h.regs, R_CQ_HEAD, head);
+  consume(h, head);
   return n;
+}
+
+/** Frees the completion slots below `head`. Barrier: a release store, as in poll: the reads of the entries come before the device can overwrite them. */
+export function consume(h: CompletionRing, head: number): void {
+  h.cqHead = head;
+  Atomics.store(h.regs, R_CQ_HEAD, head);
 }
 

@@ -109,16 +109,16 @@ export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<voi
 
 /** The completions `source.wait` gives, as they come; ends when it is closed, throws the signal's reason. */
 export async function* completionsOf<Cpl>(
-  source: { readonly closed: boolean; wait(options: QueueWaitOptions): Promise<Cpl> },
+  source: { closed(): boolean; wait(options: QueueWaitOptions): Promise<Cpl> },
   signal: AbortSignal | undefined,
 ): AsyncGenerator<Cpl, void, undefined> {
   for (;;) {
-    if (source.closed) return;
+    if (source.closed()) return;
     let c: Cpl;
     try {
       c = await source.wait(signal === undefined ? {} : { signal });
     } catch (e) {
-      if (source.closed) return; // released while waiting
+      if (source.closed()) return; // released while waiting
       throw e;
     }
     yield c;

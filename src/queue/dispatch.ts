@@ -10,7 +10,7 @@
 import type { UserDriver } from "../drivers/driver.ts";
 import { TimeoutError } from "../sys/error.ts";
 import { QueueFullError, type QueueWaitOptions, RUN_ID_BASE, type RunRequest } from "./types.ts";
-import { checkWaitOptions, completionsOf, type Consumer, type DispatchParts, hook, nextTurn, NO_OPTIONS, type RunEntry, sleepUnlessAborted, unhook } from "./_waiters.ts";
+import { checkWaitOptions, type Consumer, type DispatchParts, hook, nextTurn, NO_OPTIONS, type RunEntry, sleepUnlessAborted, unhook } from "./_waiters.ts";
 import { Backlog, checkRunRequest, newPromise, rejectNew, RunIds, RunPool, submitObjects, validateRequest } from "./_runs.ts";
 import { type EncodedPath, encodedPathOf, Pending, RunTable } from "./_store.ts";
 import type { Readiness } from "./port.ts";
@@ -91,14 +91,14 @@ export class Dispatcher<Req, Cpl> {
     return this.#irq !== undefined;
   }
   /** Whether the ring carries only its own traffic: nothing reaped and kept, no run on the ring, waiting for room or given up, no wait()er to serve first. */
-  #alone(): boolean {
+  alone(): boolean {
     return this.#pending.length === 0 && this.#inflight.size === 0 && this.#backlog.waiting === 0 && this.#dropped.size === 0 && this.#consumers.length === 0;
   }
 
   /** Up to `max` completions of the ring (not run's), reaping first when fewer are waiting. */
   poll(max: number): Cpl[] {
     // Only the ring's own traffic: the driver's objects straight off the ring.
-    if (this.#alone()) return this.#driver.poll(this.#handle, max);
+    if (this.alone()) return this.#driver.poll(this.#handle, max);
     if (this.#pending.length < max) this.#reap();
     return this.#pending.takeMany(max);
   }
@@ -106,7 +106,7 @@ export class Dispatcher<Req, Cpl> {
   /** Up to `max` completions (not run's) as words into `words`, reaping first when fewer are waiting (encoded path). */
   pollEncoded(words: Uint32Array, max: number): number {
     // As in poll: only the ring's own traffic, the device's words straight into the caller's.
-    if (this.#alone()) return this.#driver.pollEncoded!(this.#handle, words, 0, max);
+    if (this.alone()) return this.#driver.pollEncoded!(this.#handle, words, 0, max);
     if (this.#pending.length < max) this.#reap();
     return this.#pending.takeWords(words, max);
   }
@@ -384,15 +384,5 @@ export class Dispatcher<Req, Cpl> {
     }
     this.#inflight.clear();
     this.#pool.clear();
-  }
-
-  /** Whether it was closed. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** The ring's completions as they come; ends when closed, throws the signal's reason. */
-  completions(options: { readonly signal?: AbortSignal }): AsyncGenerator<Cpl, void, undefined> {
-    return completionsOf(this, options.signal);
   }
 }

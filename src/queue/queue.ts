@@ -12,32 +12,23 @@
 import type { UserDriver } from "../drivers/driver.ts";
 import type { AcceleratorClass } from "../sysfs/model.ts";
 import { Dispatcher } from "./dispatch.ts";
+import { LentRing } from "./lent.ts";
+import { completionsOf, type DispatchParts } from "./_waiters.ts";
 import { type Arena, arenaOf, type DeviceMemory } from "./memory.ts";
 import { type DevicePort, guardedDriver, type QueueDmaOptions, readinessFor } from "./port.ts";
 import { afterTeardown, tearDown } from "./teardown.ts";
 import { encodeAll, encodedCount, encodedRoom } from "./encoded.ts";
-import {
-  checkedTuning,
-  QueueFullError,
-  type QueueIdentity,
-  QueueReleasedError,
-  type QueueTuning,
-  type QueueWaitOptions,
-  type RunRequest,
-} from "./types.ts";
+import { checkedTuning, QueueFields, QueueFullError, type QueueIdentity, QueueReleasedError, type QueueTuning, type QueueWaitOptions, type RunRequest } from "./types.ts";
 
 /**
- * An open queue. Every method throws {@link QueueReleasedError} after `release()`, and
- * release returns the queue in the order real DMA hardware survives: it stops the device
- * (the driver's `quiesce`, then a reset where the device offers one), closes the device
- * (the kernel reclaims the queue), and only then unmaps the DMA buffers, closes the group
- * and the container, and removes the mediated device if this queue made it.
+ * An open queue. Every method throws {@link QueueReleasedError} after `release()`, which
+ * returns the queue in the order real DMA hardware survives (see there).
  *
  * `run` is the simple path: a promise per request, ids assigned by the queue. `send`,
  * `sendBatch`, `sendEncoded`, `poll` and `wait` are the ring itself, for experts. Both
  * can be used together: `run` owns the ids from {@link RUN_ID_BASE} (2^31) up, and its
  * completions never reach `poll`, `wait` or `completions`; requests sent with ids below
- * 2^31 complete there as before.
+ * 2^31 complete there as before. `lendRing` lends the rings themselves, for use in place.
  *
  * @typeParam Req The driver's request type (`DummyRequest` for `wd_dummy_v1`).
  * @typeParam Cpl The driver's completion type.
@@ -49,14 +40,7 @@ import {
  * const done = await q.run({ op: "copy", src: buf.iova, dst: buf.iova + 4096n, len: 4096 }, { timeout: 1000 });
  * ```
  */
-export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
-  readonly device: string;
-  readonly type: string;
-  readonly alg: string;
-  readonly deviceApi: string;
-  readonly mdev: string;
-  readonly created: boolean;
-  readonly class: AcceleratorClass;
+export class Queue<Req = unknown, Cpl = unknown> extends QueueFields {
   #driver: UserDriver<unknown, Req, Cpl>;
   #handle: unknown;
   #port: DevicePort;
@@ -66,7 +50,9 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
   #releasing: Promise<void> | undefined;
   #onRelease: (() => void | Promise<void>) | undefined;
   #one: Req[] = [];
+  #parts: DispatchParts<Req, Cpl>;
   #dispatch: Dispatcher<Req, Cpl>;
+  #lent: LentRing<Req> | undefined;
   #teardownFailure: unknown;
 
   /** @internal Built by `requestQueue` (or a test) around an opened device and a driver. */
@@ -79,27 +65,16 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
       readonly tuning?: QueueTuning | undefined;
     },
   ) {
+    super(identity);
     const { spin, backlog } = checkedTuning(parts.tuning);
-    this.device = identity.device;
-    this.type = identity.type;
-    this.alg = identity.alg;
-    this.deviceApi = identity.deviceApi;
-    this.mdev = identity.mdev;
-    this.created = identity.created;
-    this.class = identity.class ?? "warpdrive";
     const port = parts.port;
     // A port that can go away under the queue (UACCE) is checked before each driver call.
     this.#driver = guardedDriver(parts.driver, port);
     this.#port = port;
     this.#onRelease = parts.onRelease;
-    this.#handle = parts.driver.open({
-      alg: identity.alg,
-      device: identity.mdev,
-      regionCount: port.regionCount,
-      mapRegion: (i: number) => port.mapRegion(i),
-      sva: port.sva === true,
-    });
-    this.#dispatch = new Dispatcher<Req, Cpl>({
+    const mapRegion = (i: number) => port.mapRegion(i);
+    this.#handle = parts.driver.open({ alg: identity.alg, device: identity.mdev, regionCount: port.regionCount, mapRegion, sva: port.sva === true });
+    this.#dispatch = new Dispatcher<Req, Cpl>(this.#parts = {
       driver: this.#driver,
       handle: this.#handle,
       irq: readinessFor(parts.driver, port, parts.tuning?.interrupts),
@@ -115,7 +90,12 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
     return this.#dispatch.interrupts;
   }
   #check(action: string): void {
-    if (this.#released) throw new QueueReleasedError(action, `${this.device}/${this.type} (${this.mdev})`);
+    if (this.#released) throw this.#parts.closedError(action);
+  }
+  /** `#check`, and that the ring is not lent: for the data path. */
+  #checkRing(action: string): void {
+    this.#check(action);
+    if (this.#lent !== undefined) throw new Error(`Cannot ${action}: the ring of ${this.mdev} is lent (lendRing()); give it back first`);
   }
 
   /** Whether `release()` was called. */
@@ -137,7 +117,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * ```
    */
   send(request: Req): void {
-    this.#check("send a request");
+    this.#checkRing("send a request");
     this.#one[0] = request;
     const n = this.#driver.submit(this.#handle, this.#one);
     if (n !== 1) throw new QueueFullError(`Cannot send a request to ${this.mdev}: the ring is full; reap completions with poll() or wait() first`);
@@ -158,7 +138,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * ```
    */
   sendBatch(requests: readonly Req[]): number {
-    this.#check("send requests");
+    this.#checkRing("send requests");
     return this.#driver.submit(this.#handle, requests);
   }
 
@@ -209,7 +189,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * ```
    */
   sendEncoded(words: Uint32Array, first = 0, count?: number): number {
-    this.#check("send requests");
+    this.#checkRing("send requests");
     const n = encodedCount(this.#driver, words, first, count);
     return this.#driver.submitEncoded!(this.#handle, words, first, n);
   }
@@ -227,7 +207,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * ```
    */
   poll(max: number = Number.MAX_SAFE_INTEGER): Cpl[] {
-    this.#check("poll for completions");
+    this.#checkRing("poll for completions");
     return this.#dispatch.poll(max);
   }
 
@@ -240,13 +220,30 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    *   has no encoded completions; {QueueReleasedError} after release.
    */
   pollEncoded(words: Uint32Array, max: number = Number.MAX_SAFE_INTEGER): number {
-    this.#check("poll for completions");
+    this.#checkRing("poll for completions");
     return this.#dispatch.pollEncoded(words, encodedRoom(this.#driver, this.#dispatch.completionWords, words, max));
   }
 
   /** One completion's size in u32 words for `pollEncoded` (undefined: objects only). */
   get completionWords(): number | undefined {
     return this.#dispatch.completionWords;
+  }
+
+  /**
+   * Lends the rings for use in place, nothing copied or allocated per request (see
+   * {@link LentRing}); until given back, the queue's own data path refuses to run.
+   *
+   * @throws {Error} when the driver lends none, the ring is lent, or runs, waits or kept
+   *   completions are on it; {QueueReleasedError} after release.
+   */
+  lendRing(): LentRing<Req> {
+    this.#checkRing("lend the ring");
+    const lend = this.#driver.lend;
+    if (lend === undefined) throw new Error(`Cannot lend the ring of ${this.mdev}: the ${this.deviceApi} driver lends none (lend); use sendEncoded() and pollEncoded()`);
+    if (!this.#dispatch.alone()) throw new Error(`Cannot lend the ring of ${this.mdev}: run requests, waits or completions reaped and not taken are on it; let them settle (poll() the rest) first`);
+    const { driver, handle, irq, spinMs, label } = this.#parts;
+    const lent = new LentRing<Req>({ parts: lend.call(driver, handle), driver, handle, irq, spinMs, label, check: this.#port.check?.bind(this.#port), onGiveBack: () => (this.#lent = undefined) });
+    return (this.#lent = lent);
   }
 
   /**
@@ -268,7 +265,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    */
   wait(options?: QueueWaitOptions): Promise<Cpl> {
     try {
-      this.#check("wait for a completion");
+      this.#checkRing("wait for a completion");
     } catch (e) {
       return Promise.reject(e);
     }
@@ -289,7 +286,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    * ```
    */
   completions(options: { readonly signal?: AbortSignal } = {}): AsyncGenerator<Cpl, void, undefined> {
-    return this.#dispatch.completions(options);
+    return completionsOf({ closed: () => this.#released, wait: (o) => this.wait(o) }, options.signal);
   }
 
   /**
@@ -319,7 +316,7 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
    */
   run(request: RunRequest<Req>, options?: QueueWaitOptions): Promise<Cpl> {
     try {
-      this.#check("run a request");
+      this.#checkRing("run a request");
     } catch (e) {
       return Promise.reject(e);
     }
@@ -375,8 +372,8 @@ export class Queue<Req = unknown, Cpl = unknown> implements QueueIdentity {
   release(): Promise<void> {
     if (this.#releasing !== undefined) return this.#releasing;
     this.#released = true;
-    const gone = new QueueReleasedError("complete the request", `${this.device}/${this.type} (${this.mdev})`);
-    this.#dispatch.close(gone);
+    this.#dispatch.close(this.#parts.closedError("complete the request"));
+    this.#lent?.end(this.#parts.closedError);
     const failure = tearDown({ driver: this.#driver, handle: this.#handle, port: this.#port, dma: this.#dma, label: `queue ${this.mdev}` });
     this.#dma = [];
     if (failure !== undefined) this.#teardownFailure = failure;

@@ -24,6 +24,28 @@ export interface QueueIdentity {
   readonly class: AcceleratorClass;
 }
 
+/** A queue's identity as fields set once when it opens: the base of `Queue`. */
+export class QueueFields implements QueueIdentity {
+  readonly device: string;
+  readonly type: string;
+  readonly alg: string;
+  readonly deviceApi: string;
+  readonly mdev: string;
+  readonly created: boolean;
+  readonly class: AcceleratorClass;
+
+  /** @internal */
+  constructor(identity: Omit<QueueIdentity, "class"> & { readonly class?: AcceleratorClass }) {
+    this.device = identity.device;
+    this.type = identity.type;
+    this.alg = identity.alg;
+    this.deviceApi = identity.deviceApi;
+    this.mdev = identity.mdev;
+    this.created = identity.created;
+    this.class = identity.class ?? "warpdrive";
+  }
+}
+
 /** Options of {@link Queue.wait}, {@link Queue.run} and {@link Queue.completions}. */
 export interface QueueWaitOptions {
   /** Milliseconds before rejecting with `TimeoutError` (`code` `"ETIMEDOUT"`); no limit by default. */

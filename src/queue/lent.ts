@@ -1,0 +1,275 @@
+/**
+ * A queue's rings lent to the caller for use in place ({@link Queue.lendRing}): requests
+ * are written straight into the request ring's slots and published with one doorbell,
+ * completions are read where the device wrote them and given back. Nothing is copied or
+ * allocated per request; each move is checked against what the ring said it holds, so a
+ * caller cannot publish a slot it was not given or free a completion not yet written.
+ *
+ * @module
+ */
+import type { RingParts, UserDriver } from "../drivers/driver.ts";
+import { TimeoutError } from "../sys/error.ts";
+import type { Readiness } from "./port.ts";
+import type { QueueWaitOptions } from "./types.ts";
+import { checkWaitOptions, NO_OPTIONS, sleepUnlessAborted } from "./_waiters.ts";
+
+/** The longest sleep between looks at the ring when the device has no interrupt (ms). */
+const POLL_MAX_MS = 10;
+
+/** What a lent ring is made of, from its queue. */
+export interface LendParts<Req> {
+  readonly parts: RingParts;
+  /** The queue's driver (guarded, for UACCE) and handle, to arm the interrupt. */
+  readonly driver: UserDriver<unknown, Req, unknown>;
+  readonly handle: unknown;
+  /** What signals completions, or undefined to poll with timers. */
+  readonly irq: Readiness | undefined;
+  readonly spinMs: number;
+  /** Throws when the device can no longer be used (a port's `check`), if it can go away. */
+  readonly check: ((action: string) => void) | undefined;
+  /** The queue's mediated device, for messages. */
+  readonly label: string;
+  /** Called once when the ring is given back. */
+  readonly onGiveBack: () => void;
+}
+
+/**
+ * The rings of a queue, lent for use in place. While lent, the queue's own data path
+ * (`send`, `sendBatch`, `sendEncoded`, `poll`, `pollEncoded`, `wait`, `run`,
+ * `completions`) refuses to run; `giveBack()` (or `using`) returns the ring, and
+ * `release()` of the queue ends the loan.
+ *
+ * Requests: `reserve(want)` says how many slots may be written now; `slot(i)` is the word
+ * of `sq` where the `i`-th of them starts (`descriptorWords` words, the driver's layout);
+ * `publish(n)` makes the first `n` the device's, with one doorbell. Completions:
+ * `ready()` says how many are written; `completion(i)` is the word of `cq` where the
+ * `i`-th starts (`completionWords` words); `consume(n)` gives the first `n` slots back.
+ * `readable()` waits for a completion without spinning forever: it spins briefly, then
+ * sleeps on the device's interrupt (or polls with timers).
+ *
+ * @example
+ * ```ts
+ * import { type DummyCompletion, type DummyRequest, requestQueue } from "warpdrive";
+ * const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy", allowCreate: true });
+ * using ring = q.lendRing();
+ * if (ring.reserve(2) === 2) {
+ *   ring.put(0, { op: "nop", id: 41 }); // checked, in the driver's layout
+ *   const w = ring.slot(1); // or the words written by hand (wd_dummy_v1: opcode, id, ...)
+ *   ring.sq.fill(0, w, w + ring.descriptorWords);
+ *   ring.sq[w] = 3; // nop
+ *   ring.sq[w + 1] = 42;
+ *   ring.publish(2);
+ * }
+ * const n = await ring.readable({ timeout: 1000 });
+ * const id = ring.cq[ring.completion(0)]; // 41
+ * ring.consume(n);
+ * ```
+ */
+export class LentRing<Req = unknown> {
+  /** The request ring as u32 words (the driver's descriptor layout). */
+  readonly sq: Uint32Array;
+  /** The completion ring as u32 words (the driver's completion layout). */
+  readonly cq: Uint32Array;
+  /** One request's size in words. */
+  readonly descriptorWords: number;
+  /** One completion's size in words. */
+  readonly completionWords: number;
+  #p: RingParts;
+  #x: LendParts<Req>;
+  #sqMask: number;
+  #cqMask: number;
+  #tail: number;
+  #head: number;
+  /** Slots from the tail that may be written (from the last `reserve`, less what was published since). */
+  #reserved = 0;
+  /** Completions from the head that may be read (from the last `ready`, less what was consumed since). */
+  #ready = 0;
+  /** Why the ring is no longer lent (an error for the action), once given back or released. */
+  #over: ((action: string) => Error) | undefined;
+  /** The controller of a pending `readable()`. */
+  #waiting: AbortController | undefined;
+
+  /** @internal Made by `Queue.lendRing`. */
+  constructor(x: LendParts<Req>) {
+    const p = x.parts;
+    this.#p = p;
+    this.#x = x;
+    this.sq = p.sq;
+    this.cq = p.cq;
+    this.descriptorWords = p.descriptorWords;
+    this.completionWords = p.completionWords;
+    this.#sqMask = p.sqEntries - 1;
+    this.#cqMask = p.cqEntries - 1;
+    this.#tail = p.tail;
+    this.#head = p.head;
+  }
+
+  #usable(action: string): void {
+    if (this.#over !== undefined) throw this.#over(action);
+    this.#x.check?.(action);
+  }
+
+  /**
+   * How many request slots, from the next one, may be written now: up to `want`, bounded
+   * by the room in both rings (0 when full: consume completions first).
+   *
+   * @throws {RangeError} A `want` that is not a non-negative integer.
+   */
+  reserve(want: number = this.#sqMask + 1): number {
+    this.#usable("reserve request slots");
+    if (!(Number.isInteger(want) && want >= 0)) throw new RangeError(`Cannot reserve ${JSON.stringify(want)} request slots: it must be a non-negative integer`);
+    return (this.#reserved = this.#p.room(want));
+  }
+
+  /**
+   * The word of `sq` where reserved slot `i` starts.
+   *
+   * @throws {RangeError} When `i` is not below what `reserve` gave (less what was published since).
+   */
+  slot(i: number): number {
+    if (!(i >= 0 && i < this.#reserved)) throw this.#outside(`write request slot ${i}`, `${this.#reserved} reserved; call reserve() first`);
+    return ((this.#tail + i) & this.#sqMask) * this.descriptorWords;
+  }
+
+  /**
+   * Writes `request` into reserved slot `i` in the device's layout, checked as `send`
+   * checks it (the driver's `encode`; nothing is written when a check fails).
+   *
+   * @throws {RangeError} When `i` is not a reserved slot; the driver's TypeError or
+   *   RangeError for a request it refuses; an Error when the driver has no `encode`.
+   */
+  put(i: number, request: Req): void {
+    const encode = this.#x.driver.encode;
+    if (encode === undefined) throw new Error(`Cannot put a request on the ring of ${this.#x.label}: the ${this.#x.driver.deviceApi} driver has no encode; write the slot's words instead`);
+    encode.call(this.#x.driver, request, this.sq, this.slot(i));
+  }
+
+  /**
+   * Hands the first `n` reserved slots, written, to the device with one doorbell (none for
+   * 0). The slots after them stay reserved, renumbered from 0.
+   *
+   * @throws {RangeError} When `n` is more than what is reserved, or not a non-negative integer.
+   */
+  publish(n: number): void {
+    this.#usable("publish requests");
+    if (!(Number.isInteger(n) && n >= 0 && n <= this.#reserved)) throw this.#outside(`publish ${n} requests`, `${this.#reserved} slots reserved; call reserve() first`);
+    if (n === 0) return;
+    this.#reserved -= n;
+    this.#tail = (this.#tail + n) >>> 0;
+    this.#p.publish(this.#tail);
+  }
+
+  /** How many completions, from the next one, the device has written (and may be read). */
+  ready(): number {
+    this.#usable("look for completions");
+    return (this.#ready = this.#p.ready());
+  }
+
+  /**
+   * The word of `cq` where ready completion `i` starts.
+   *
+   * @throws {RangeError} When `i` is not below what `ready` or `readable` gave (less what was consumed since).
+   */
+  completion(i: number): number {
+    if (!(i >= 0 && i < this.#ready)) throw this.#outside(`read completion ${i}`, `${this.#ready} ready; call ready() or readable() first`);
+    return ((this.#head + i) & this.#cqMask) * this.completionWords;
+  }
+
+  /**
+   * Gives the first `n` ready completions' slots back to the device (read them first). The
+   * ones after them stay ready, renumbered from 0.
+   *
+   * @throws {RangeError} When `n` is more than what is ready, or not a non-negative integer.
+   */
+  consume(n: number): void {
+    this.#usable("consume completions");
+    if (!(Number.isInteger(n) && n >= 0 && n <= this.#ready)) throw this.#outside(`consume ${n} completions`, `${this.#ready} ready; call ready() or readable() first`);
+    if (n === 0) return;
+    this.#ready -= n;
+    this.#head = (this.#head + n) >>> 0;
+    this.#p.consume(this.#head);
+  }
+
+  /**
+   * Resolves with how many completions are ready, once at least one is: it looks, spins for
+   * the queue's spin time, then arms the interrupt and sleeps in the reactor (or polls with
+   * timers that back off), so an idle wait costs no CPU. One at a time.
+   *
+   * @throws {TimeoutError} code `"ETIMEDOUT"` when `timeout` passes; the signal's reason when
+   *   aborted; an Error when another `readable()` is pending or the ring is given back first.
+   */
+  async readable(options: QueueWaitOptions = NO_OPTIONS): Promise<number> {
+    checkWaitOptions("wait for completions", options);
+    options.signal?.throwIfAborted();
+    if (this.#waiting !== undefined) throw new Error(`Cannot wait for completions on the ring of ${this.#x.label}: a readable() is already pending on it`);
+    let n = this.ready();
+    if (n > 0) return n;
+    const until = performance.now() + this.#x.spinMs;
+    while (performance.now() < until) if ((n = this.ready()) > 0) return n;
+    const { timeout, signal } = options;
+    if (timeout === 0) throw new TimeoutError(`wait for completions on the ring of ${this.#x.label}`, 0);
+    const ac = (this.#waiting = new AbortController());
+    const onAbort = (): void => ac.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = timeout === undefined || timeout === Infinity ? undefined : setTimeout(() => ac.abort(new TimeoutError(`wait for completions on the ring of ${this.#x.label}`, timeout)), timeout);
+    try {
+      for (let idle = 0;; idle++) {
+        const { irq, driver, handle } = this.#x;
+        if (irq !== undefined) {
+          this.#usable("wait for completions");
+          driver.arm?.(handle);
+          // Re-check after arming: a completion before the arming is seen here, one after it signals.
+          if ((n = this.ready()) > 0) return n;
+          try {
+            await irq.wait({ signal: ac.signal });
+          } catch (e) {
+            if (!ac.signal.aborted) throw e;
+          }
+        } else {
+          await sleepUnlessAborted(idle < 4 ? 0 : Math.min(POLL_MAX_MS, 2 ** (idle - 4)), ac.signal);
+        }
+        if (ac.signal.aborted) throw ac.signal.reason;
+        if ((n = this.ready()) > 0) return n;
+      }
+    } finally {
+      this.#waiting = undefined;
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Whether the ring is still lent (false once given back or its queue released). */
+  get lent(): boolean {
+    return this.#over === undefined;
+  }
+
+  /**
+   * Gives the ring back to its queue (idempotent): reserved slots not published are
+   * forgotten; completions not consumed stay on the ring for the queue's `poll` and
+   * `wait`. A pending `readable()` rejects.
+   */
+  giveBack(): void {
+    this.end((action) => new Error(`Cannot ${action}: the ring of ${this.#x.label} was given back; lend it again with lendRing()`));
+  }
+
+  /** Same as `giveBack()`. */
+  [Symbol.dispose](): void {
+    this.giveBack();
+  }
+
+  /** @internal Ends the loan with the error every later call throws (the queue's, on release). */
+  end(error: (action: string) => Error): void {
+    if (this.#over !== undefined) return;
+    this.#over = error;
+    this.#reserved = 0;
+    this.#ready = 0;
+    this.#waiting?.abort(error("wait for completions"));
+    this.#x.onGiveBack();
+  }
+
+  /** The error of a slot, completion or count outside what the ring gave: the loan's end, or a RangeError. */
+  #outside(action: string, have: string): Error {
+    if (this.#over !== undefined) return this.#over(action);
+    return new RangeError(`Cannot ${action} on the ring of ${this.#x.label}: ${have}`);
+  }
+}
