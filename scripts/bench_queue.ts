@@ -17,7 +17,8 @@
  *   requests so that C's runs last `--seconds`. Mode "poll": the ring polled in a loop (a
  *   pause instruction per empty look on both sides), through request and completion
  *   objects (`sendBatch`, `poll`; api "objects") or through words (`sendEncoded`,
- *   `pollEncoded`; api "encoded"), against C reading CQ_TAIL; and api "floor", the C
+ *   `pollEncoded`; api "encoded") or on the rings lent in place (`lendRing`; api "lent"),
+ *   against C reading CQ_TAIL; and api "floor", the C
  *   client's loop in JavaScript with no library (descriptors written into the ring,
  *   completions read in place; reported, not a goal). Mode "irq": `run` with
  *   `spin: 0` (each wait arms the completion interrupt and sleeps in the reactor) against
@@ -78,7 +79,7 @@ async function native(emuCpu: number | undefined): Promise<QueueCase[]> {
   emuBin = buildEmu("wd_emu");
   cBin = buildEmu("emu_client");
   const rpsCases: RpsCase[] = [];
-  for (const [mode, api] of [["poll", "objects"], ["poll", "encoded"], ["poll", "floor"], ["irq", "run"]] as [Mode, Api][]) {
+  for (const [mode, api] of [["poll", "objects"], ["poll", "encoded"], ["poll", "lent"], ["poll", "floor"], ["irq", "run"]] as [Mode, Api][]) {
     for (const depth of DEPTHS) for (const size of SIZES) for (const checks of [false, true]) rpsCases.push({ depth, size, checks, mode, api });
   }
   const latApis: [Mode, Api][] = [["poll", "run"], ["irq", "run"], ["poll", "encoded"], ["poll", "encoded+promise"]];

@@ -19,11 +19,12 @@ export interface QueueCase {
   readonly mode: "poll" | "irq";
   /**
    * Beyond the issue's fields: the queue API the TypeScript side used (`objects`:
-   * `sendBatch` and `poll`; `encoded`: `sendEncoded` and `pollEncoded`; `run`; for
+   * `sendBatch` and `poll`; `encoded`: `sendEncoded` and `pollEncoded`; `lent`: the rings
+   * lent in place (`lendRing`); `run`; for
    * latency also `encoded+promise`, the engine's floor for a promise-returning call; for
    * rps also `floor`, the C client's loop in JavaScript with no library).
    */
-  readonly api: "objects" | "encoded" | "run" | "encoded+promise" | "floor";
+  readonly api: "objects" | "encoded" | "lent" | "run" | "encoded+promise" | "floor";
   /** TypeScript's median (requests/s, or microseconds for latency, or ns of CPU per request). */
   readonly ts: number;
   /** C's median, in the same unit. */

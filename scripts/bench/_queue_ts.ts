@@ -21,13 +21,15 @@ export type Mode = "poll" | "irq";
 /**
  * Which of the queue's APIs a case uses: request and completion objects (`sendBatch`,
  * `poll`); descriptors and completions as words (`sendEncoded`, `pollEncoded`), the
- * queue's zero-allocation path; `run`, a promise per request. For latency only,
+ * queue's zero-allocation path; `lent`, the rings lent in place (`lendRing`: descriptors
+ * written into reserved slots, completions read where the device wrote them); `run`, a
+ * promise per request. For latency only,
  * `encoded+promise`: the encoded path followed by a bare promise resolved and awaited,
  * the least any promise-returning call on this ring can cost (the engine's floor for `run`).
  * For rps only, `floor`: no library at all, the C client's loop in JavaScript (descriptors
  * written into the ring, completions read in place), the engine's floor for the round trip.
  */
-export type Api = "objects" | "encoded" | "run" | "encoded+promise" | "floor";
+export type Api = "objects" | "encoded" | "lent" | "run" | "encoded+promise" | "floor";
 /** The words of a `wd_dummy_v1` completion that hold the id and (low half) the status. */
 const CPL_ID = L.WD_DUMMY_V1_CPL_OFF_ID / 4, CPL_STATUS = L.WD_DUMMY_V1_CPL_OFF_STATUS / 4;
 /** A pause instruction per empty look, as the C client's loop has (Bun and Deno have it; Node 20 has not). */
@@ -39,7 +41,7 @@ export interface RpsCase {
   readonly size: number;
   readonly checks: boolean;
   readonly mode: Mode;
-  /** poll mode: "objects" or "encoded"; irq mode: "run". */
+  /** poll mode: "objects", "encoded", "lent" or "floor"; irq mode: "run". */
   readonly api: Api;
 }
 /** One latency case (depth 1, checks off). */
@@ -202,6 +204,54 @@ export function loopEncoded(x: Slots, k: RpsCase, n: number, t0: number): [numbe
   return [failed, bad];
 }
 
+/**
+ * Poll mode on the rings lent in place: the floor's loop through `LentRing` (each slot's
+ * descriptor written where the ring reserved it, completions read in place). Returns [failed, bad].
+ */
+export function loopLent(x: Slots, k: RpsCase, n: number, t0: number): [number, number] {
+  const { q, base, stride } = x, { depth, size, checks } = k;
+  using ring = q.lendRing();
+  const { sq, cq } = ring;
+  const free = new Int32Array(depth);
+  let nFree = depth, submitted = 0, done = 0, failed = 0, bad = 0;
+  for (let i = 0; i < depth; i++) free[i] = depth - 1 - i;
+  while (done < n) {
+    if (submitted < n && nFree > 0) {
+      const m = ring.reserve(Math.min(nFree, n - submitted));
+      for (let i = 0; i < m; i++) {
+        const s = free[--nFree]!;
+        if (checks) x.fill(s, submitted);
+        const w = ring.slot(i);
+        sq[w] = L.WD_DUMMY_V1_OP_COPY;
+        sq[w + 1] = s;
+        sq[w + 2] = base + s * stride;
+        sq[w + 3] = 0;
+        sq[w + 4] = base + s * stride + size;
+        sq[w + 5] = 0;
+        sq[w + 6] = size;
+        sq[w + 7] = 0;
+        submitted++;
+      }
+      ring.publish(m);
+    }
+    let got = ring.ready();
+    for (let spins = 1; got === 0; spins++) {
+      if ((spins & 0xffff) === 0) noCompletion(t0, done, n);
+      pause();
+      got = ring.ready();
+    }
+    for (let i = 0; i < got; i++) {
+      const c = ring.completion(i), s = cq[c + CPL_ID]!;
+      if ((cq[c + CPL_STATUS]! & 0xffff) !== 0 || s >= depth) failed++;
+      else if (checks && !x.same(s)) bad++;
+      free[nFree++] = s;
+      done++;
+    }
+    ring.consume(got);
+  }
+  return [failed, bad];
+}
+
 /** The emulator's rings as a client without the library sees them (`api` "floor"). */
 interface RawRing {
   readonly regs: Uint32Array;
@@ -324,7 +374,23 @@ export async function tsRps(k: RpsCase, n: number, emuCpu?: number): Promise<Rps
   await using emu = await emulator(emuCpu);
   await using q = emu.queue(k.mode === "irq" ? { spin: 0 } : {});
   const x = slotsOf(q, k.depth, k.size);
-  return await timed(n, (t0) => (k.api === "run" ? runWorkers(x, k, n) : k.api === "encoded" ? loopEncoded(x, k, n, t0) : loopObjects(x, k, n, t0)));
+  return await timed(n, (t0) => polled(x, k, n, t0));
+}
+
+/** The loop of an rps case by its api (`run` from workers; floor has its own runner). */
+export function polled(x: Slots, k: RpsCase, n: number, t0: number): [number, number] | Promise<[number, number]> {
+  switch (k.api) {
+    case "run":
+      return runWorkers(x, k, n);
+    case "encoded":
+      return loopEncoded(x, k, n, t0);
+    case "lent":
+      return loopLent(x, k, n, t0);
+    case "objects":
+      return loopObjects(x, k, n, t0);
+    default:
+      throw new Error(`no queue loop for api ${k.api}`);
+  }
 }
 
 /**

@@ -2,14 +2,14 @@
 /**
  * The queue's own CPU cost per request, without a concurrent device: the loops of
  * `npm run bench:queue` (`scripts/bench/_queue_ts.ts`; poll mode: request objects,
- * `sendBatch`, `poll`; encoded: `sendEncoded` and `pollEncoded`; irq mode: `run` from
+ * `sendBatch`, `poll`; encoded: `sendEncoded` and `pollEncoded`; lent: `lendRing`; irq mode: `run` from
  * DEPTH workers) over an in-process stand-in device that answers every request up to
  * the doorbell whenever the queue reads the completion ring. No second process and no
  * spinning, so the figure moves with the queue's code, not with the machine's load; it
  * includes the stand-in's own work (the same before and after a change). Numbers, not a
  * test.
  *
- *   bun scripts/bench/queue_cost.ts [--mode poll,encoded,irq] [--depth 8,32] [--n 1000000] [--repeat 5]
+ *   bun scripts/bench/queue_cost.ts [--mode poll,encoded,lent,irq] [--depth 8,32] [--n 1000000] [--repeat 5]
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
@@ -19,7 +19,7 @@ import type { UserDriver } from "../../src/drivers/driver.ts";
 import { Queue } from "../../src/queue/queue.ts";
 import { MappedMemory } from "../../src/sys/mman.ts";
 import { median } from "./_common.ts";
-import { loopEncoded, loopObjects, runWorkers, type Slots } from "./_queue_ts.ts";
+import { loopEncoded, loopLent, loopObjects, runWorkers, type Slots } from "./_queue_ts.ts";
 
 const { values } = parseArgs({
   options: {
@@ -72,6 +72,11 @@ const driver: UserDriver<unknown, DummyRequest, DummyCompletion> = Object.create
 const basePoll = wdDummyV1Driver.poll, basePollEncoded = wdDummyV1Driver.pollEncoded!;
 driver.poll = (h, max) => (serve(), basePoll(h as never, max));
 driver.pollEncoded = (h, w, at, max) => (serve(), basePollEncoded(h as never, w, at, max));
+const baseLend = wdDummyV1Driver.lend!;
+driver.lend = (h) => {
+  const parts = baseLend(h as never);
+  return { ...parts, ready: () => (serve(), parts.ready()) };
+};
 const port = {
   regionCount: 2,
   mapRegion: (i: number) => (i === 0 ? ctrl : queueMem),
@@ -99,12 +104,13 @@ function allOk([failed]: [number, number]): void {
   if (failed > 0) throw new Error(`${failed} requests failed`);
 }
 
-/** The benchmark's loop of a mode, checks off: `poll` and `encoded` are its poll loops, `irq` its `run` workers. */
+/** The benchmark's loop of a mode, checks off: `poll`, `encoded` and `lent` are its poll loops, `irq` its `run` workers. */
 function loopOf(mode: string, depth: number): (n: number) => Promise<void> | void {
   if (mode === "poll") return (n) => allOk(loopObjects(slots, { depth, size: SIZE, checks: false, mode: "poll", api: "objects" }, n, performance.now()));
   if (mode === "encoded") return (n) => allOk(loopEncoded(slots, { depth, size: SIZE, checks: false, mode: "poll", api: "encoded" }, n, performance.now()));
+  if (mode === "lent") return (n) => allOk(loopLent(slots, { depth, size: SIZE, checks: false, mode: "poll", api: "lent" }, n, performance.now()));
   if (mode === "irq") return async (n) => allOk(await runWorkers(slots, { depth, size: SIZE, checks: false, mode: "irq", api: "run" }, n));
-  throw new RangeError(`--mode ${JSON.stringify(mode)}: it is poll, encoded or irq`);
+  throw new RangeError(`--mode ${JSON.stringify(mode)}: it is poll, encoded, lent or irq`);
 }
 
 function cpuNs(): number {

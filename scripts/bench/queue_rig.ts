@@ -2,7 +2,8 @@
 /**
  * The rig part of the queue benchmark (`npm run bench:queue -- --rig` starts it): requests
  * per second through the dummy WarpDrive accelerator in the QEMU kernel rig, from the
- * TypeScript queue (`requestQueue`, `sendBatch`, `poll`) against the C client
+ * TypeScript queue (`requestQueue`; request objects with `sendBatch` and `poll`, words with
+ * `sendEncoded` and `pollEncoded`, and the rings lent in place with `lendRing`) against the C client
  * `scripts/rig/kmod/wd_client.c -m bench` speaking the same ring protocol, on the same
  * mediated device, in the same boot, rounds interleaved. Both keep BATCH requests of LEN
  * bytes in flight (copy), refill and ring once per pass, and busy-poll for completions;
@@ -30,7 +31,7 @@ import { parseArgs } from "node:util";
 import { createMdev, type DummyCompletion, type DummyRequest, enumerate, removeMdev, registeredDeviceApis, requestQueue, select } from "../../mod.ts";
 import { barrierInfo } from "../../src/sys/barrier.ts";
 import { caseTable, makeCase, mergeCases, type QueueCase } from "./_queue_cases.ts";
-import { loopEncoded, loopObjects, type RpsCase, slotsOf, timed } from "./_queue_ts.ts";
+import { polled, type RpsCase, slotsOf, timed } from "./_queue_ts.ts";
 
 const { values } = parseArgs({
   options: {
@@ -79,13 +80,13 @@ function cBench(uuid: string, verify: boolean): number {
   return Number(rps);
 }
 
-async function tsBench(uuid: string, verify: boolean, api: "objects" | "encoded"): Promise<number> {
+async function tsBench(uuid: string, verify: boolean, api: "objects" | "encoded" | "lent"): Promise<number> {
   const q = await requestQueue<DummyRequest, DummyCompletion>({ alg: "copy" });
   try {
     if (q.mdev !== uuid) throw new Error(`requestQueue opened ${q.mdev}, expected the benchmark's ${uuid}`);
     const k: RpsCase = { depth: BATCH, size: LEN, checks: verify, mode: "poll", api };
     const x = slotsOf(q, BATCH, LEN);
-    return (await timed(N, (t0) => (api === "encoded" ? loopEncoded(x, k, N, t0) : loopObjects(x, k, N, t0)))).rps;
+    return (await timed(N, (t0) => polled(x, k, N, t0))).rps;
   } finally {
     await q.release();
   }
@@ -93,7 +94,7 @@ async function tsBench(uuid: string, verify: boolean, api: "objects" | "encoded"
 
 const choice = select(enumerate({ alg: "copy" }), { alg: "copy", allowCreate: true, apis: registeredDeviceApis() });
 const uuid = createMdev(choice.device.id, choice.type.type);
-const APIS = ["objects", "encoded"] as const;
+const APIS = ["objects", "encoded", "lent"] as const;
 const samples: { lang: string; api?: string; verify: boolean; round: number; rps: number }[] = [];
 try {
   // Untimed passes of each kind first, so no timed one pays for compilation (the JIT
