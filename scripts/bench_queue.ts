@@ -31,7 +31,8 @@
  * - latency_p50 / latency_p99: depth 1, checks off, from handing the request over to
  *   having its completion (C: writing the descriptor to seeing CQ_TAIL move). `run`: the
  *   promise settled, poll mode with the queue's default spin, irq mode with `spin: 0`;
- *   `encoded`: `sendEncoded`, then `pollEncoded` until it has it; `encoded+promise`: the
+ *   `encoded`: `sendEncoded`, then `pollEncoded` until it has it; `lent`: the descriptor
+ *   written into a reserved slot, published, then `ready()` until it is there; `encoded+promise`: the
  *   same and a bare promise resolved and awaited, the engine's floor for any call that
  *   returns a promise (reported, not a goal).
  *
@@ -82,7 +83,7 @@ async function native(emuCpu: number | undefined): Promise<QueueCase[]> {
   for (const [mode, api] of [["poll", "objects"], ["poll", "encoded"], ["poll", "lent"], ["poll", "floor"], ["irq", "run"]] as [Mode, Api][]) {
     for (const depth of DEPTHS) for (const size of SIZES) for (const checks of [false, true]) rpsCases.push({ depth, size, checks, mode, api });
   }
-  const latApis: [Mode, Api][] = [["poll", "run"], ["irq", "run"], ["poll", "encoded"], ["poll", "encoded+promise"]];
+  const latApis: [Mode, Api][] = [["poll", "run"], ["irq", "run"], ["poll", "encoded"], ["poll", "lent"], ["poll", "encoded+promise"]];
   const latCases: LatencyCase[] = SIZES.flatMap((size) => latApis.map(([mode, api]) => ({ size, mode, api })));
   const rps = new Map<string, { n: number; ts: RpsResult[]; c: RpsResult[] }>();
   const lat = new Map<string, { ts: LatencyResult[]; c: LatencyResult[] }>();

@@ -42,6 +42,7 @@ const UACCE = "src/uacce/queue_fd.ts";
 const SELECT_UACCE = "src/select/uacce.ts";
 const SYSFS_UACCE = "src/sysfs/uacce.ts";
 const REACTOR = "src/sys/reactor.ts";
+const LENT = "src/queue/lent.ts";
 
 const PRIORITY_STEP = "    if (pa !== pb) return pa - pb;\n";
 const ZONE_STEP = `    if (c.zone !== undefined) {
@@ -340,6 +341,14 @@ export const MUTATIONS: readonly Mutation[] = [
     find: "if (this.#outstanding > 0 || this.#waits === 0) return;",
     replace: "if (this.#outstanding > 0 || this.#byFd.size === 0) return;",
   },
+  // The rings lent in place: every move bounded by what the ring gave, and the loan exclusive.
+  { id: "lent-publish-unreserved", rule: "a lent ring publishes only slots it reserved", file: LENT, find: "n >= 0 && n <= this.#reserved)) throw", replace: "n >= 0)) throw" },
+  { id: "lent-consume-unready", rule: "a lent ring frees only completions the device wrote", file: LENT, find: "n >= 0 && n <= this.#ready)) throw", replace: "n >= 0)) throw" },
+  { id: "lent-slot-unreserved", rule: "a lent ring's slot(i) is only a reserved slot", file: LENT, find: "i < this.#reserved)) throw", replace: "i <= this.#sqMask)) throw" },
+  { id: "lent-no-arm", rule: "readable() arms the completion interrupt before it sleeps", file: LENT, find: "          driver.arm?.(handle);\n", replace: "" },
+  { id: "lent-not-exclusive", rule: "while the ring is lent the queue's own data path refuses to run", file: "src/queue/queue.ts", find: "if (this.#lent !== undefined) throw", replace: "if (false) throw" },
+  { id: "lent-not-alone", rule: "the ring is lent only when no run, wait or kept completion is on it", file: "src/queue/queue.ts", find: "if (!this.#dispatch.alone()) throw", replace: "if (false) throw" },
+  { id: "lent-release-keeps-loan", rule: "releasing the queue ends the loan", file: "src/queue/queue.ts", find: "    this.#lent?.end(this.#parts.closedError);\n", replace: "" },
   // The host emulator the unit tests run the queue against must check what the module checks.
   { id: "emu-no-overlap-check", rule: "the emulator refuses overlapping copies as the module does", file: EMU, find: "\t\tif (src < dst + len && dst < src + len)\n", replace: "\t\tif (0)\n" },
   { id: "emu-unmapped-pages-reachable", rule: "the emulator reaches only DMA pages mapped (handed out and not freed)", file: EMU, find: "\t\tif (!map[p]) {", replace: "\t\tif (!map[p] && 0) {" },

@@ -397,7 +397,8 @@ export function polled(x: Slots, k: RpsCase, n: number, t0: number): [number, nu
  * The TypeScript side of a latency case: one request at a time, from handing it over to
  * having its completion. `run`: the promise settled (poll mode with the queue's default
  * spin, irq mode with `spin: 0`); `encoded`: `sendEncoded`, then `pollEncoded` until it
- * returns it; `encoded+promise`: the same, then a promise resolved and awaited.
+ * returns it; `encoded+promise`: the same, then a promise resolved and awaited; `lent`:
+ * the descriptor written into a reserved slot and published, then `ready()` until it is there.
  */
 export async function tsLatency(k: LatencyCase, n: number, emuCpu?: number): Promise<LatencyResult> {
   await using emu = await emulator(emuCpu);
@@ -411,6 +412,31 @@ export async function tsLatency(k: LatencyCase, n: number, emuCpu?: number): Pro
       const c = await q.run({ op: "copy", src, dst, len: k.size });
       lat[i] = (performance.now() - t0) * 1000;
       if (c.status !== 0) throw new Error(`request ${i} failed: ${c.statusName}`);
+    }
+  } else if (k.api === "lent") {
+    using ring = q.lendRing();
+    const { sq, cq } = ring;
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      if (ring.reserve(1) !== 1) throw new Error("the ring refused a request it has room for");
+      const w = ring.slot(0);
+      sq[w] = L.WD_DUMMY_V1_OP_COPY;
+      sq[w + 1] = 1;
+      sq[w + 2] = src;
+      sq[w + 3] = 0;
+      sq[w + 4] = dst;
+      sq[w + 5] = 0;
+      sq[w + 6] = k.size;
+      sq[w + 7] = 0;
+      ring.publish(1);
+      for (let spins = 1; ring.ready() === 0; spins++) {
+        if ((spins & 0xffff) === 0) noCompletion(t0, i, n);
+        pause();
+      }
+      lat[i] = (performance.now() - t0) * 1000;
+      const status = cq[ring.completion(0) + CPL_STATUS]! & 0xffff;
+      ring.consume(1);
+      if (status !== 0) throw new Error(`request ${i} failed: status ${status}`);
     }
   } else {
     const desc = q.encode([{ op: "copy", id: 1, src, dst, len: k.size }]);

@@ -6,7 +6,7 @@
  * per request of the client process, TS/C ratios). The client is pinned to CPU 0 and the
  * emulators to CPU 1 unless `--no-pin`. Numbers, not a test.
  *
- *   bun scripts/bench/queue_one.ts [--mode poll|irq] [--api objects|encoded|floor] [--depth 8]
+ *   bun scripts/bench/queue_one.ts [--mode poll|irq] [--api objects|encoded|lent|floor] [--depth 8]
  *                                  [--size 256] [--checks] [--n 60000] [--repeat 5] [--no-c] [--no-pin]
  *   bun --cpu-prof-md scripts/bench/queue_one.ts --mode poll --depth 8 --n 600000 --repeat 1 --no-c
  */

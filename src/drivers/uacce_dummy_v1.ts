@@ -12,7 +12,7 @@
  * @module
  */
 import type { MappedMemory } from "../sys/mman.ts";
-import type { BufferArena, DriverContext, UserDriver } from "./driver.ts";
+import type { BufferArena, DriverContext, RingParts, UserDriver } from "./driver.ts";
 import * as L from "./uacce_dummy_v1_layout.ts";
 
 /** A request. Addresses are DUS offsets inside the arena (`iova` of `Queue.alloc`'s buffers). */
@@ -229,15 +229,30 @@ function submitEncoded(h: UacceDummyHandle, words: Uint32Array, first: number, c
   return n;
 }
 
-function poll(h: UacceDummyHandle, max: number): UacceDummyCompletion[] {
-  // Barrier: an acquire load of the tail; the entries below it are read after it.
+/** How many completions are ready (checked against the ring size). Barrier: an acquire load of the tail; the entries below it are read after it. */
+function ready(h: UacceDummyHandle): number {
   const tail = Atomics.load(h.regs, R_CQ_TAIL);
-  const ready = (tail - h.cqHead) >>> 0;
-  if (ready === 0) return [];
-  if (ready > h.cqEntries) {
-    throw new Error(`uacce_dummy_v1 queue is corrupt: completion tail ${tail} is ${ready} ahead of head ${h.cqHead} (ring of ${h.cqEntries})`);
+  const n = (tail - h.cqHead) >>> 0;
+  if (n > h.cqEntries) {
+    throw new Error(`uacce_dummy_v1 queue is corrupt: completion tail ${tail} is ${n} ahead of head ${h.cqHead} (ring of ${h.cqEntries})`);
   }
-  const n = Math.min(ready, max);
+  return n;
+}
+
+/**
+ * Frees the completion slots below `head`. Barrier: a release store; the entries were read
+ * before the device can see their slots free. It also ends the fd's readiness once
+ * CQ_HEAD reaches CQ_TAIL.
+ */
+function consume(h: UacceDummyHandle, head: number): void {
+  h.cqHead = head;
+  Atomics.store(h.regs, R_CQ_HEAD, head);
+}
+
+function poll(h: UacceDummyHandle, max: number): UacceDummyCompletion[] {
+  const r = ready(h);
+  if (r === 0) return [];
+  const n = Math.min(r, max);
   const out: UacceDummyCompletion[] = [];
   let head = h.cqHead;
   const mask = h.cqEntries - 1;
@@ -255,11 +270,26 @@ function poll(h: UacceDummyHandle, max: number): UacceDummyCompletion[] {
     });
     head = (head + 1) >>> 0;
   }
-  h.cqHead = head;
-  // Barrier: a release store; the entries above were read before the device can see
-  // their slots free. It also ends the fd's readiness once CQ_HEAD reaches CQ_TAIL.
-  Atomics.store(h.regs, R_CQ_HEAD, head);
+  consume(h, head);
   return out;
+}
+
+/** The rings lent in place: the moves of `submit` and `poll`, with the same barriers. */
+function lend(h: UacceDummyHandle): RingParts {
+  return {
+    sq: h.sq,
+    cq: h.cq,
+    sqEntries: h.sqEntries,
+    cqEntries: h.cqEntries,
+    descriptorWords: REQ_WORDS,
+    completionWords: CPL_WORDS,
+    tail: h.sqTail,
+    head: h.cqHead,
+    room: (want) => room(h, want),
+    publish: (tail) => ring(h, tail),
+    ready: () => ready(h),
+    consume: (head) => consume(h, head),
+  };
 }
 
 /**
@@ -284,6 +314,7 @@ export const uacceDummyV1Driver: UserDriver<UacceDummyHandle, UacceDummyRequest,
   submitEncoded,
   poll,
   bufferArena: (h) => h.arena,
+  lend,
   close(_h: UacceDummyHandle): void {
     // Nothing of its own: the queue gives the device back (PUT_Q, unmap, close) after this.
   },

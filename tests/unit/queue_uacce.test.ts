@@ -165,6 +165,34 @@ describe("a queue over UACCE", () => {
     expect(reactor().stats).toMatchObject({ fds: 0, waits: 0 });
   });
 
+  test("the rings lent in place: copies through arena buffers, readable() woken by the fd's readiness, and a removal refuses every move", async () => {
+    const { tree, devices: [dev], options } = rig([{ id: "uacce_dummy-0" }]);
+    using _ = tree;
+    const q = await requestQueue<UacceDummyRequest, UacceDummyCompletion>({ alg: "copy", spin: 0, ...options });
+    const buf = q.alloc(4 * 64);
+    buf.bytes(0, 64 * 2).set(Array.from({ length: 128 }, (_, i) => (i * 13) & 0xff));
+    const ring = q.lendRing();
+    expect(ring.reserve(2)).toBe(2);
+    ring.put(0, { op: "copy", id: 10, src: buf.iova, dst: buf.iova + 128n, len: 64 });
+    ring.put(1, { op: "copy", id: 11, src: buf.iova + 64n, dst: buf.iova + 192n, len: 64 });
+    ring.publish(2);
+    const woken = ring.readable({ timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(reactor().stats.waits).toBe(1); // asleep on the fd
+    expect(dev!.step()).toBe(2); // the device completes both and makes the fd readable
+    expect(await woken).toBe(2);
+    const ids = [0, 1].map((i) => ring.cq[ring.completion(i)]);
+    expect(ids).toEqual([10, 11]);
+    ring.consume(2);
+    expect([...buf.bytes(128, 128)]).toEqual([...buf.bytes(0, 128)]);
+    dev!.removed = true;
+    expect(() => ring.reserve(1)).toThrow(DeviceRemovedError);
+    expect(() => ring.ready()).toThrow(DeviceRemovedError);
+    ring.giveBack();
+    await q.release();
+    expect(reactor().stats).toMatchObject({ fds: 0, waits: 0 });
+  });
+
   test("SVA: memory is the process's own, handed to the device by address, and the driver is told", async () => {
     const seen: { sva?: boolean; sent: bigint[] } = { sent: [] };
     const svaDriver: UserDriver<null, { addr: bigint }, never> = {
