@@ -72,11 +72,9 @@ const driver: UserDriver<unknown, DummyRequest, DummyCompletion> = Object.create
 const basePoll = wdDummyV1Driver.poll, basePollEncoded = wdDummyV1Driver.pollEncoded!;
 driver.poll = (h, max) => (serve(), basePoll(h as never, max));
 driver.pollEncoded = (h, w, at, max) => (serve(), basePollEncoded(h as never, w, at, max));
+// A lent ring reads the registers itself: the device answers when its doorbell rings.
 const baseLend = wdDummyV1Driver.lend!;
-driver.lend = (h) => {
-  const parts = baseLend(h as never);
-  return { ...parts, ready: () => (serve(), parts.ready()) };
-};
+driver.lend = (h) => ({ ...baseLend(h as never), ring: (tail: number) => (Atomics.store(regs, R(L.WD_DUMMY_V1_REG_DOORBELL), tail), serve()) });
 const port = {
   regionCount: 2,
   mapRegion: (i: number) => (i === 0 ? ctrl : queueMem),

@@ -53,9 +53,13 @@ export interface BufferArena {
 }
 
 /**
- * A queue's rings as a driver lends them for use in place (`Queue.lendRing`): the ring
- * memory, its geometry, and the four moves of the protocol with their barriers. Indexes
- * are free-running u32 counters; slot `s` of a ring is `index & (entries - 1)`.
+ * A queue's rings as a driver lends them for use in place (`Queue.lendRing`), for rings
+ * of the common register shape: the producer's index is published by a store to a
+ * doorbell register, the device's progress is read from request-head and completion-tail
+ * registers, and the consumer's index is given back by a store to a completion-head
+ * register. Indexes are free-running u32 counters; slot `s` of a ring is
+ * `index & (entries - 1)`. The lent ring makes the loads and stores itself, with their
+ * barriers (an acquire load, a release store), so a move costs no call into the driver.
  */
 export interface RingParts {
   /** The request ring as u32 words: slot `s` at word `s * descriptorWords`. */
@@ -67,17 +71,21 @@ export interface RingParts {
   readonly cqEntries: number;
   readonly descriptorWords: number;
   readonly completionWords: number;
-  /** The index of the next request slot (the tail the device was last told) and of the next completion to read. */
+  /** The device's registers as u32 words (a mapped control page). */
+  readonly regs: Uint32Array;
+  /** Word indexes in `regs`: the doorbell (the new tail is stored there), the device's request head, its completion tail, and the completion head (stored there). */
+  readonly doorbell: number;
+  readonly sqHeadReg: number;
+  readonly cqTailReg: number;
+  readonly cqHeadReg: number;
+  /** When lent: the index of the next request slot (the tail the device was last told), of the next completion to read, and the last request head read. */
   readonly tail: number;
   readonly head: number;
-  /** How many of `want` request slots from `tail` may be written now (room in both rings). */
-  room(want: number): number;
-  /** Makes the requests below `tail` the device's: a release barrier, then the doorbell. */
-  publish(tail: number): void;
-  /** How many completions from `head` the device has written (an acquire load; checked against the ring size). */
-  ready(): number;
-  /** Gives the completion slots below `head` back to the device (a release store). */
-  consume(head: number): void;
+  readonly sqHead: number;
+  /** Rings the doorbell with the new tail when a plain `Atomics.store` is not the driver's barrier (the C backend of `src/sys/barrier.ts`). */
+  readonly ring?: ((tail: number) => void) | undefined;
+  /** Takes the indexes back into the driver's state when the loan ends. */
+  settle(tail: number, head: number, sqHead: number): void;
 }
 
 /**

@@ -274,7 +274,7 @@ function poll(h: UacceDummyHandle, max: number): UacceDummyCompletion[] {
   return out;
 }
 
-/** The rings lent in place: the moves of `submit` and `poll`, with the same barriers. */
+/** The rings lent in place (the lent ring makes the moves of `submit` and `poll` itself). */
 function lend(h: UacceDummyHandle): RingParts {
   return {
     sq: h.sq,
@@ -283,12 +283,19 @@ function lend(h: UacceDummyHandle): RingParts {
     cqEntries: h.cqEntries,
     descriptorWords: REQ_WORDS,
     completionWords: CPL_WORDS,
+    regs: h.regs,
+    doorbell: R_DOORBELL,
+    sqHeadReg: R_SQ_HEAD,
+    cqTailReg: R_CQ_TAIL,
+    cqHeadReg: R_CQ_HEAD,
     tail: h.sqTail,
     head: h.cqHead,
-    room: (want) => room(h, want),
-    publish: (tail) => ring(h, tail),
-    ready: () => ready(h),
-    consume: (head) => consume(h, head),
+    sqHead: h.sqHead,
+    settle(tail, head, sqHead) {
+      h.sqTail = tail;
+      h.cqHead = head;
+      h.sqHead = sqHead;
+    },
   };
 }
 

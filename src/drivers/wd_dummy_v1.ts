@@ -13,7 +13,7 @@ import { type Doorbell32, doorbell32 } from "../sys/barrier.ts";
 import type { MappedMemory } from "../sys/mman.ts";
 import type { DriverContext, RingParts, UserDriver } from "./driver.ts";
 import * as L from "./wd_dummy_v1_layout.ts";
-import { type CompletionRing, consume, decode, type DummyCompletion, poll, pollEncoded, ready } from "./wd_dummy_v1_cq.ts";
+import { type CompletionRing, decode, type DummyCompletion, poll, pollEncoded } from "./wd_dummy_v1_cq.ts";
 
 export type { DummyCompletion };
 
@@ -313,7 +313,7 @@ function arm(h: DummyHandle): void {
   Atomics.store(h.regs, R_IRQ_ARM, h.irqArm);
 }
 
-/** The rings lent in place: the moves of `submit` and `pollEncoded`, with the same barriers. */
+/** The rings lent in place (the lent ring makes the moves of `submit` and `pollEncoded` itself). */
 function lend(h: DummyHandle): RingParts {
   return {
     sq: h.sq,
@@ -322,17 +322,20 @@ function lend(h: DummyHandle): RingParts {
     cqEntries: h.cqEntries,
     descriptorWords: REQ_WORDS,
     completionWords: L.WD_DUMMY_V1_CPL_SIZE / 4,
+    regs: h.regs,
+    doorbell: R_DOORBELL,
+    sqHeadReg: R_SQ_HEAD,
+    cqTailReg: L.WD_DUMMY_V1_REG_CQ_TAIL / 4,
+    cqHeadReg: R_CQ_HEAD,
     tail: h.sqTail,
     head: h.cqHead,
-    room: (want) => room(h, want),
-    publish(tail) {
+    sqHead: h.sqHead,
+    ring: h.ringInline ? undefined : h.ring,
+    settle(tail, head, sqHead) {
       h.sqTail = tail;
-      // Barrier: as in submit, the descriptor stores come before the device sees the tail.
-      if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);
-      else h.ring(tail);
+      h.cqHead = head;
+      h.sqHead = sqHead;
     },
-    ready: () => ready(h),
-    consume: (head) => consume(h, head),
   };
 }
 

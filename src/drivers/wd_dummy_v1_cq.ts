@@ -40,7 +40,7 @@ const R_CQ_HEAD = L.WD_DUMMY_V1_REG_CQ_HEAD / 4;
 const R_CQ_TAIL = L.WD_DUMMY_V1_REG_CQ_TAIL / 4;
 
 /** How many completions are ready (checked against the ring size), after an acquire load of the tail. */
-export function ready(h: CompletionRing): number {
+function ready(h: CompletionRing): number {
   // Barrier: an acquire load of the tail; the completion entries are read after it, so
   // they are at least as new as the tail says.
   const tail = Atomics.load(h.regs, R_CQ_TAIL);
@@ -113,13 +113,9 @@ export function pollEncoded(h: CompletionRing, words: Uint32Array, at: number, m
     to += CPL_WORDS;
     head = (head + 1) >>> 0;
   }
-  consume(h, head);
-  return n;
-}
-
-/** Frees the completion slots below `head`. Barrier: a release store, as in poll: the reads of the entries come before the device can overwrite them. */
-export function consume(h: CompletionRing, head: number): void {
   h.cqHead = head;
+  // Barrier: a release store, as in poll: the copies above come before the slots are freed.
   Atomics.store(h.regs, R_CQ_HEAD, head);
+  return n;
 }
 

@@ -76,16 +76,30 @@ export class LentRing<Req = unknown> {
   readonly completionWords: number;
   #p: RingParts;
   #x: LendParts<Req>;
+  #regs: Uint32Array;
+  #doorbell: number;
+  #ring: ((tail: number) => void) | undefined;
+  #cqTailReg: number;
+  #cqHeadReg: number;
+  #sqEntries: number;
+  #cqEntries: number;
   #sqMask: number;
   #cqMask: number;
+  /** The next request slot, the next completion, and the device's request head as last read (free-running). */
   #tail: number;
   #head: number;
+  #sqHead: number;
   /** Slots from the tail that may be written (from the last `reserve`, less what was published since). */
   #reserved = 0;
   /** Completions from the head that may be read (from the last `ready`, less what was consumed since). */
   #ready = 0;
   /** Why the ring is no longer lent (an error for the action), once given back or released. */
   #over: ((action: string) => Error) | undefined;
+  /**
+   * What each move calls first, when anything: the port's check (a device that can go
+   * away), or, once the loan is over, a throw of its error. One load on the fast path.
+   */
+  #guard: ((action: string) => void) | undefined;
   /** The controller of a pending `readable()`. */
   #waiting: AbortController | undefined;
 
@@ -98,27 +112,44 @@ export class LentRing<Req = unknown> {
     this.cq = p.cq;
     this.descriptorWords = p.descriptorWords;
     this.completionWords = p.completionWords;
+    this.#regs = p.regs;
+    this.#doorbell = p.doorbell;
+    this.#ring = p.ring;
+    this.#cqTailReg = p.cqTailReg;
+    this.#cqHeadReg = p.cqHeadReg;
+    this.#sqEntries = p.sqEntries;
+    this.#cqEntries = p.cqEntries;
     this.#sqMask = p.sqEntries - 1;
     this.#cqMask = p.cqEntries - 1;
     this.#tail = p.tail;
     this.#head = p.head;
-  }
-
-  #usable(action: string): void {
-    if (this.#over !== undefined) throw this.#over(action);
-    this.#x.check?.(action);
+    this.#sqHead = p.sqHead;
+    this.#guard = x.check;
   }
 
   /**
    * How many request slots, from the next one, may be written now: up to `want`, bounded
-   * by the room in both rings (0 when full: consume completions first).
+   * by the room in the request ring and by the completion ring (never more requests out
+   * than it holds, so the device always has a slot for a completion); 0 when full:
+   * consume completions first. Room is counted against the request head last read; the
+   * register is read again (an acquire load: the device read those slots before it stored
+   * the head) only when that is not enough.
    *
    * @throws {RangeError} A `want` that is not a non-negative integer.
    */
-  reserve(want: number = this.#sqMask + 1): number {
-    this.#usable("reserve request slots");
-    if (!(Number.isInteger(want) && want >= 0)) throw new RangeError(`Cannot reserve ${JSON.stringify(want)} request slots: it must be a non-negative integer`);
-    return (this.#reserved = this.#p.room(want));
+  reserve(want: number = this.#sqEntries): number {
+    if (this.#guard !== undefined) this.#guard("reserve request slots");
+    if (want >>> 0 !== want) throw new RangeError(`Cannot reserve ${JSON.stringify(want)} request slots: it must be a non-negative integer`);
+    const tail = this.#tail;
+    let sqFree = this.#sqEntries - ((tail - this.#sqHead) >>> 0);
+    if (sqFree < want) {
+      const head = (this.#sqHead = Atomics.load(this.#regs, this.#p.sqHeadReg));
+      sqFree = this.#sqEntries - ((tail - head) >>> 0);
+      if (sqFree < 0) throw new Error(`The ring of ${this.#x.label} is corrupt: request head ${head} is not within the ${this.#sqEntries} slots below tail ${tail}`);
+    }
+    const cqFree = this.#cqEntries - ((tail - this.#head) >>> 0);
+    const n = want < sqFree ? want : sqFree;
+    return (this.#reserved = cqFree < n ? cqFree : n);
   }
 
   /**
@@ -151,18 +182,30 @@ export class LentRing<Req = unknown> {
    * @throws {RangeError} When `n` is more than what is reserved, or not a non-negative integer.
    */
   publish(n: number): void {
-    this.#usable("publish requests");
-    if (!(Number.isInteger(n) && n >= 0 && n <= this.#reserved)) throw this.#outside(`publish ${n} requests`, `${this.#reserved} slots reserved; call reserve() first`);
+    if (this.#guard !== undefined) this.#guard("publish requests");
+    if (!(n >>> 0 === n && n <= this.#reserved)) throw this.#outside(`publish ${n} requests`, `${this.#reserved} slots reserved; call reserve() first`);
     if (n === 0) return;
     this.#reserved -= n;
-    this.#tail = (this.#tail + n) >>> 0;
-    this.#p.publish(this.#tail);
+    const tail = (this.#tail = (this.#tail + n) >>> 0);
+    // Barrier: the descriptor stores come before the device can see the tail: Atomics.store
+    // is sequentially consistent (a release store at least), or the driver's own doorbell.
+    const ring = this.#ring;
+    if (ring === undefined) Atomics.store(this.#regs, this.#doorbell, tail);
+    else ring(tail);
   }
 
-  /** How many completions, from the next one, the device has written (and may be read). */
+  /**
+   * How many completions, from the next one, the device has written (and may be read).
+   * Barrier: an acquire load of the completion tail; the entries are read after it.
+   *
+   * @throws {Error} When the device's completion tail is further ahead than the ring holds.
+   */
   ready(): number {
-    this.#usable("look for completions");
-    return (this.#ready = this.#p.ready());
+    if (this.#guard !== undefined) this.#guard("look for completions");
+    const tail = Atomics.load(this.#regs, this.#cqTailReg);
+    const n = (tail - this.#head) >>> 0;
+    if (n > this.#cqEntries) throw new Error(`The ring of ${this.#x.label} is corrupt: completion tail ${tail} is ${n} ahead of head ${this.#head} (ring of ${this.#cqEntries})`);
+    return (this.#ready = n);
   }
 
   /**
@@ -182,12 +225,13 @@ export class LentRing<Req = unknown> {
    * @throws {RangeError} When `n` is more than what is ready, or not a non-negative integer.
    */
   consume(n: number): void {
-    this.#usable("consume completions");
-    if (!(Number.isInteger(n) && n >= 0 && n <= this.#ready)) throw this.#outside(`consume ${n} completions`, `${this.#ready} ready; call ready() or readable() first`);
+    if (this.#guard !== undefined) this.#guard("consume completions");
+    if (!(n >>> 0 === n && n <= this.#ready)) throw this.#outside(`consume ${n} completions`, `${this.#ready} ready; call ready() or readable() first`);
     if (n === 0) return;
     this.#ready -= n;
-    this.#head = (this.#head + n) >>> 0;
-    this.#p.consume(this.#head);
+    // Barrier: a release store; the reads of the entries come before the device can see
+    // their slots free and overwrite them.
+    Atomics.store(this.#regs, this.#cqHeadReg, (this.#head = (this.#head + n) >>> 0));
   }
 
   /**
@@ -216,7 +260,7 @@ export class LentRing<Req = unknown> {
       for (let idle = 0;; idle++) {
         const { irq, driver, handle } = this.#x;
         if (irq !== undefined) {
-          this.#usable("wait for completions");
+          if (this.#guard !== undefined) this.#guard("wait for completions");
           driver.arm?.(handle);
           // Re-check after arming: a completion before the arming is seen here, one after it signals.
           if ((n = this.ready()) > 0) return n;
@@ -261,9 +305,13 @@ export class LentRing<Req = unknown> {
   end(error: (action: string) => Error): void {
     if (this.#over !== undefined) return;
     this.#over = error;
+    this.#guard = (action) => {
+      throw error(action);
+    };
     this.#reserved = 0;
     this.#ready = 0;
     this.#waiting?.abort(error("wait for completions"));
+    this.#p.settle(this.#tail, this.#head, this.#sqHead);
     this.#x.onGiveBack();
   }
 
