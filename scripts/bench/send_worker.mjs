@@ -9,6 +9,8 @@
 // sends one way), like the C reference, which also runs each case in its own process:
 //   driver    driver.submit of request objects (each checked and encoded on the way)
 //   encoded   driver.submitEncoded of descriptors encoded once beforehand (driver.encode)
+//   lent      the ring lent in place (LentRing over driver.lend): reserve, the same
+//             descriptors copied into the slots it gives, publish
 //   floor     no driver: the same descriptor copy and Atomics.store doorbell written inline,
 //             the least this engine does for the work (what the driver is held against)
 //   floor-handle  the floor with the ring's state in a handle and the room check: the
@@ -34,6 +36,7 @@ const { MappedMemory, memfdCreate, ftruncate } = await mod("src/sys/mman");
 const { configureBarrier, doorbell32 } = await mod("src/sys/barrier");
 const { wdDummyV1Driver: driver } = await mod("src/drivers/wd_dummy_v1");
 const L = await mod("src/drivers/wd_dummy_v1_layout");
+const { LentRing } = await mod("src/queue/lent");
 
 const lang = typeof globalThis.Bun !== "undefined" ? "bun" : typeof globalThis.Deno !== "undefined" ? "deno" : "node";
 const fd = memfdCreate("wd-bench-send", 1 /* MFD_CLOEXEC */);
@@ -102,6 +105,33 @@ function encodedLoop(h, regs, n, batch) {
     }
   }
   return sent;
+}
+
+// The lent ring: the copy into the slots reserve gives, then publish. Its completion ring
+// is made large enough never to bound it, as the loops above count completions as reaped.
+function lentLoop(ring, regs, n, batch) {
+  const sq = ring.sq;
+  let tail = regs[L.WD_DUMMY_V1_REG_DOORBELL / 4];
+  for (let i = 0; i < n; i += batch) {
+    if (ring.reserve(batch) !== batch) return i;
+    let from = (i & 255) * 8;
+    for (let k = 0; k < batch; k++) {
+      const w = ring.slot(k);
+      sq[w] = words[from];
+      sq[w + 1] = words[from + 1];
+      sq[w + 2] = words[from + 2];
+      sq[w + 3] = words[from + 3];
+      sq[w + 4] = words[from + 4];
+      sq[w + 5] = words[from + 5];
+      sq[w + 6] = words[from + 6];
+      sq[w + 7] = words[from + 7];
+      from += 8;
+    }
+    ring.publish(batch);
+    tail = (tail + batch) >>> 0;
+    regs[SQ_HEAD] = tail; // the device read them
+  }
+  return n;
 }
 
 // The floor: the descriptor copy and doorbell of encodedLoop, inline, with no driver.
@@ -181,7 +211,7 @@ function measure(name, batch, backend, n, body) {
   }
 }
 
-if (!["driver", "encoded", "floor", "floor-handle", "doorbell"].includes(caseName) || !(BATCH === 1 || BATCH === 16) || !["js", "c"].includes(backend)) {
+if (!["driver", "encoded", "lent", "floor", "floor-handle", "doorbell"].includes(caseName) || !(BATCH === 1 || BATCH === 16) || !["js", "c"].includes(backend)) {
   throw new Error(`send_worker: bad case ${caseName} batch ${batchArg} backend ${backend}`);
 }
 configureBarrier(backend === "c" ? { backend, library } : { backend });
@@ -198,6 +228,12 @@ if (caseName === "doorbell") {
   const sq = queue.view(Uint32Array, L.WD_DUMMY_V1_SQ_OFFSET, L.WD_DUMMY_V1_SQ_ENTRIES * 8);
   const h = { sq, regs, mask: L.WD_DUMMY_V1_SQ_ENTRIES - 1, entries: L.WD_DUMMY_V1_SQ_ENTRIES, tail: 0, head: 0 };
   measure("floor-handle", BATCH, backend, n, (k) => floorHandleLoop(h, k, BATCH));
+} else if (caseName === "lent") {
+  const h = driver.open(ctx);
+  const parts = { ...driver.lend(h), cqEntries: 2 ** 30 };
+  if ((parts.ring === undefined ? "js" : "c") !== backend) throw new Error(`the lent ring rings through the other backend, expected ${backend}`);
+  const ring = new LentRing({ parts, driver, handle: h, irq: undefined, spinMs: 0, check: undefined, label: "bench", onGiveBack() {} });
+  measure("lent", BATCH, backend, n, (k) => lentLoop(ring, regs, k, BATCH));
 } else {
   const h = driver.open(ctx);
   if (h.ring.backend !== backend) throw new Error(`the driver rings through ${h.ring.backend}, expected ${backend}`);
