@@ -6,7 +6,7 @@
  * `bun:jsc` heap statistics; Deno and Node report bytes from V8's heap statistics. Numbers,
  * not a test: the same workloads before and after a change show what it bought.
  *
- *   bun scripts/alloc_count.ts [--cases run,send,encoded,raw,wait] [--runtimes bun,deno,node]
+ *   bun scripts/alloc_count.ts [--cases run,send,encoded,raw,wait,lent,baseline] [--runtimes bun,deno,node]
  *                              [--chunks 10] [--json FILE]
  */
 import * as path from "node:path";
@@ -21,7 +21,7 @@ const { values } = parseArgs({
     json: { type: "string" },
   },
 });
-const CASES = (values.cases ?? "run,send,encoded,raw,wait").split(",");
+const CASES = (values.cases ?? "run,send,encoded,raw,wait,lent,baseline").split(",");
 const CHUNKS = Number(values.chunks ?? 10);
 const worker = path.join(ROOT, "scripts", "bench", "alloc_worker.mjs");
 const { found, missing } = runtimes((values.runtimes ?? "bun,deno,node").split(","));

@@ -11,6 +11,9 @@
 //   encoded   q.sendEncoded of 16 descriptors encoded once, then q.poll()
 //   raw       q.sendEncoded of 16 descriptors, then q.pollEncoded into reused words
 //   wait      q.send of one request, then await q.wait()
+//   baseline  no request at all: what the measurement itself allocates
+//   lent      the ring lent in place: 16 descriptors copied into reserved slots, publish,
+//             then ready, completion and consume (the device serves when its doorbell rings)
 // Each chunk is 1000 requests, after a warm-up of 20,000 (WD_ALLOC_WARMUP: more, to profile). The heap is measured around each
 // chunk with nothing collected in between:
 //   Bun (JavaScriptCore): bun:jsc heapStats().objectTypeCounts counts every cell not yet
@@ -73,6 +76,10 @@ for (const name of ["poll", "pollEncoded"]) {
     return base.apply(this, args);
   };
 }
+// A lent ring reads the registers itself: the device serves when its doorbell rings.
+if (wdDummyV1Driver.lend !== undefined) {
+  driver.lend = (h) => ({ ...wdDummyV1Driver.lend(h), ring: (tail) => (Atomics.store(regs, R(L.WD_DUMMY_V1_REG_DOORBELL), tail), serve()) });
+}
 const port = {
   regionCount: 2,
   mapRegion: (i) => (i === 0 ? ctrl : queueMem),
@@ -130,11 +137,31 @@ async function waitCase(n) {
     await q.wait();
   }
 }
-const cases = { run: runCase, send: sendCase, encoded: encodedCase, raw: rawCase, wait: waitCase };
+let ring;
+function lentCase(n) {
+  ring ??= q.lendRing();
+  const dw = ring.descriptorWords;
+  for (let i = 0; i < n; i += 16) {
+    const m = ring.reserve(16);
+    for (let k = 0; k < m; k++) {
+      const w = ring.slot(k);
+      for (let j = 0; j < dw; j++) ring.sq[w + j] = words[k * dw + j];
+    }
+    ring.publish(m);
+    const got = ring.ready();
+    for (let k = 0; k < got; k++) if (ring.cq[ring.completion(k) + 1] & 0xffff) throw new Error("a nop failed");
+    ring.consume(got);
+  }
+}
+/** Nothing: what the measurement itself allocates per chunk, in every case's figure too. */
+function baselineCase() {}
+const cases = { run: runCase, send: sendCase, encoded: encodedCase, raw: rawCase, wait: waitCase, lent: lentCase, baseline: baselineCase };
 const body = cases[caseName];
 if (body === undefined) throw new Error(`alloc_worker: unknown case ${caseName}`);
-if (caseName === "raw" && typeof q.pollEncoded !== "function") {
-  console.log(JSON.stringify({ lang, case: caseName, missing: "Queue.pollEncoded does not exist in this version" }));
+// A case whose API this version of the sources lacks (the script also counts older builds).
+const absent = caseName === "raw" && typeof q.pollEncoded !== "function" ? "Queue.pollEncoded" : caseName === "lent" && typeof q.lendRing !== "function" ? "Queue.lendRing" : undefined;
+if (absent !== undefined) {
+  console.log(JSON.stringify({ lang, case: caseName, missing: `${absent} does not exist in this version` }));
 } else {
   await body(Number(process.env.WD_ALLOC_WARMUP ?? 20000));
   if (lang === "bun") {
