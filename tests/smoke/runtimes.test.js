@@ -304,3 +304,37 @@ test("closed mappings that handed out views give their address space back once t
   // 500 mappings of 64 KiB are 31.25 MiB: kept for the process's life, that is a leak.
   assert.ok(m.accessibleGrowthAfterGcMiB < 12, JSON.stringify(m));
 });
+
+test("a queue's ring lent in place round-trips requests over a stand-in device (the wd_dummy_v1 layout in anonymous memory)", async () => {
+  // Register offsets and geometry of wd_dummy_v1 (scripts/rig/kmod/PROTOCOL.md).
+  const ctrl = MappedMemory.anonymous(4096, { label: "smoke control page" });
+  const queue = MappedMemory.anonymous(12288, { label: "smoke queue region" });
+  const regs = ctrl.view(Uint32Array, 0, 1024);
+  const init = { 0x000: 0x57444431, 0x004: 1, 0x008: 256, 0x00c: 256, 0x010: 1 << 20, 0x014: 0, 0x018: 8192, 0x01c: 1, 0x088: 1 };
+  for (const [off, v] of Object.entries(init)) regs[Number(off) / 4] = v;
+  const port = { regionCount: 2, mapRegion: (i) => (i === 0 ? ctrl : queue), reset() {}, closeDevice() {}, close() {} };
+  const q = new root.Queue(
+    { device: "smoke", type: "wd_dummy-copy", alg: "copy", deviceApi: "wd_dummy_v1", mdev: "smoke", created: false },
+    { driver: root.wdDummyV1Driver, port, tuning: { interrupts: false } },
+  );
+  const ring = q.lendRing();
+  assert.ok(ring instanceof root.LentRing);
+  assert.equal(ring.reserve(3), 3);
+  for (let i = 0; i < 3; i++) ring.put(i, { op: "nop", id: 40 + i });
+  ring.publish(3);
+  assert.equal(regs[0x040 / 4], 3); // the doorbell holds the new tail
+  assert.throws(() => q.poll(), /is lent/);
+  // The device: a completion per request, then its completion tail.
+  const cq = queue.view(Uint32Array, 8192, 256 * 4);
+  const sq = queue.view(Uint32Array, 0, 256 * 8);
+  for (let i = 0; i < 3; i++) cq.set([sq[i * 8 + 1], 3 << 16, 0, i], i * 4);
+  Atomics.store(regs, 0x084 / 4, 3);
+  assert.equal(await ring.readable({ timeout: 1000 }), 3);
+  assert.deepEqual([0, 1, 2].map((i) => ring.cq[ring.completion(i)]), [40, 41, 42]);
+  ring.consume(2);
+  assert.equal(regs[0x044 / 4], 2); // the completion head gives two slots back
+  ring.giveBack();
+  assert.deepEqual(q.poll().map((c) => c.id), [42]); // what was not consumed is the queue's
+  await q.release();
+  assert.throws(() => q.lendRing(), root.QueueReleasedError);
+});
