@@ -194,6 +194,23 @@ describe("a lent ring on the emulator", () => {
     await expect(cut).rejects.toThrow(/was given back/);
   });
 
+  test("without the interrupt, readable() polls with timers and still sees a completion that comes later", async () => {
+    await using emu = await Emulator.start();
+    await using q = emu.queue({ spin: 0, interrupts: false });
+    expect(q.interrupts).toBe(false);
+    using ring = q.lendRing();
+    const irqs = emu.stats().irqs;
+    const woken = ring.readable({ timeout: 5000 });
+    await new Promise((r) => setTimeout(r, 30));
+    ring.reserve(1);
+    ring.put(0, { op: "nop", id: 5 });
+    ring.publish(1);
+    expect(await woken).toBe(1);
+    expect(ring.cq[ring.completion(0) + CPL_ID]).toBe(5);
+    expect(emu.stats().irqs).toBe(irqs); // nothing armed the interrupt
+    await expect(ring.readable({ timeout: 20 })).resolves.toBe(1); // not consumed: still ready
+  });
+
   test("releasing the queue ends the loan: a sleeping readable() and every later move throw QueueReleasedError", async () => {
     await using emu = await Emulator.start();
     const q = emu.queue();
