@@ -13,6 +13,7 @@
  */
 import type { MappedMemory } from "../sys/mman.ts";
 import type { BufferArena, DriverContext, RingParts, UserDriver } from "./driver.ts";
+import { type RingLayout, ringParts } from "./_ring.ts";
 import * as L from "./uacce_dummy_v1_layout.ts";
 
 /** A request. Addresses are DUS offsets inside the arena (`iova` of `Queue.alloc`'s buffers). */
@@ -73,6 +74,8 @@ const R_CQ_HEAD = L.UACCE_DUMMY_V1_REG_CQ_HEAD / 4;
 const R_SQ_HEAD = L.UACCE_DUMMY_V1_REG_SQ_HEAD / 4;
 const R_CQ_TAIL = L.UACCE_DUMMY_V1_REG_CQ_TAIL / 4;
 const TWO32 = 2 ** 32;
+/** Where the lent ring finds the registers, and the sizes of its entries. */
+const RING_LAYOUT: RingLayout = { doorbell: R_DOORBELL, sqHeadReg: R_SQ_HEAD, cqTailReg: R_CQ_TAIL, cqHeadReg: R_CQ_HEAD, descriptorWords: REQ_WORDS, completionWords: CPL_WORDS };
 
 function powerOfTwo(n: number): boolean {
   return n > 0 && (n & (n - 1)) === 0;
@@ -274,29 +277,9 @@ function poll(h: UacceDummyHandle, max: number): UacceDummyCompletion[] {
   return out;
 }
 
-/** The rings lent in place (the lent ring makes the moves of `submit` and `poll` itself). */
+/** The rings lent in place (the lent ring makes the moves of `submit` and `poll` itself, with the same barriers). */
 function lend(h: UacceDummyHandle): RingParts {
-  return {
-    sq: h.sq,
-    cq: h.cq,
-    sqEntries: h.sqEntries,
-    cqEntries: h.cqEntries,
-    descriptorWords: REQ_WORDS,
-    completionWords: CPL_WORDS,
-    regs: h.regs,
-    doorbell: R_DOORBELL,
-    sqHeadReg: R_SQ_HEAD,
-    cqTailReg: R_CQ_TAIL,
-    cqHeadReg: R_CQ_HEAD,
-    tail: h.sqTail,
-    head: h.cqHead,
-    sqHead: h.sqHead,
-    settle(tail, head, sqHead) {
-      h.sqTail = tail;
-      h.cqHead = head;
-      h.sqHead = sqHead;
-    },
-  };
+  return ringParts(h, RING_LAYOUT);
 }
 
 /**

@@ -12,6 +12,7 @@
 import { type Doorbell32, doorbell32 } from "../sys/barrier.ts";
 import type { MappedMemory } from "../sys/mman.ts";
 import type { DriverContext, RingParts, UserDriver } from "./driver.ts";
+import { type RingLayout, ringParts } from "./_ring.ts";
 import * as L from "./wd_dummy_v1_layout.ts";
 import { type CompletionRing, decode, type DummyCompletion, poll, pollEncoded } from "./wd_dummy_v1_cq.ts";
 
@@ -313,30 +314,19 @@ function arm(h: DummyHandle): void {
   Atomics.store(h.regs, R_IRQ_ARM, h.irqArm);
 }
 
-/** The rings lent in place (the lent ring makes the moves of `submit` and `pollEncoded` itself). */
+/** Where the lent ring finds the registers, and the sizes of its entries. */
+const RING_LAYOUT: RingLayout = {
+  doorbell: R_DOORBELL,
+  sqHeadReg: R_SQ_HEAD,
+  cqTailReg: L.WD_DUMMY_V1_REG_CQ_TAIL / 4,
+  cqHeadReg: R_CQ_HEAD,
+  descriptorWords: REQ_WORDS,
+  completionWords: L.WD_DUMMY_V1_CPL_SIZE / 4,
+};
+
+/** The rings lent in place (the lent ring makes the moves of `submit` and `pollEncoded` itself, with the same barriers). */
 function lend(h: DummyHandle): RingParts {
-  return {
-    sq: h.sq,
-    cq: h.cq,
-    sqEntries: h.sqEntries,
-    cqEntries: h.cqEntries,
-    descriptorWords: REQ_WORDS,
-    completionWords: L.WD_DUMMY_V1_CPL_SIZE / 4,
-    regs: h.regs,
-    doorbell: R_DOORBELL,
-    sqHeadReg: R_SQ_HEAD,
-    cqTailReg: L.WD_DUMMY_V1_REG_CQ_TAIL / 4,
-    cqHeadReg: R_CQ_HEAD,
-    tail: h.sqTail,
-    head: h.cqHead,
-    sqHead: h.sqHead,
-    ring: h.ringInline ? undefined : h.ring,
-    settle(tail, head, sqHead) {
-      h.sqTail = tail;
-      h.cqHead = head;
-      h.sqHead = sqHead;
-    },
-  };
+  return ringParts(h, RING_LAYOUT, h.ringInline ? undefined : h.ring);
 }
 
 /**
