@@ -346,7 +346,7 @@ export const MUTATIONS: readonly Mutation[] = [
   { id: "lent-consume-unready", rule: "a lent ring frees only completions the device wrote", file: LENT, find: "n >>> 0 === n && n <= this.#ready)) throw", replace: "n >>> 0 === n)) throw" },
   { id: "lent-slot-unreserved", rule: "a lent ring's slot(i) is only a reserved slot", file: LENT, find: "i < this.#reserved)) throw", replace: "i <= this.#sqMask)) throw" },
   { id: "lent-past-cq-room", rule: "a lent ring never has more requests out than the completion ring holds", file: LENT, find: "return (this.#reserved = cqFree < n ? cqFree : n);", replace: "return (this.#reserved = n);" },
-  { id: "lent-stale-sq-head", rule: "a lent ring reads the device's request head again when the room it knows is short", file: LENT, find: "      this.#sqHead = Atomics.load(this.#regs, this.#p.sqHeadReg);\n", replace: "" },
+  { id: "lent-stale-sq-head", rule: "a lent ring reads the device's request head again when the room it knows is short", file: LENT, find: "const head = (this.#sqHead = Atomics.load(this.#regs, this.#p.sqHeadReg));", replace: "const head = this.#sqHead;" },
   { id: "lent-no-settle", rule: "a ring given back leaves the driver at the indexes the loan reached", file: LENT, find: "    this.#p.settle(this.#tail, this.#head, this.#sqHead);\n", replace: "" },
   { id: "lent-no-arm", rule: "readable() arms the completion interrupt before it sleeps", file: LENT, find: "          driver.arm?.(handle);\n", replace: "" },
   { id: "lent-not-exclusive", rule: "while the ring is lent the queue's own data path refuses to run", file: "src/queue/queue.ts", find: "if (this.#lent !== undefined) throw", replace: "if (false) throw" },
