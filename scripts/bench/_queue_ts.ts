@@ -13,6 +13,7 @@ import process from "node:process";
 import * as L from "../../src/drivers/wd_dummy_v1_layout.ts";
 import type { DummyCompletion, DummyRequest } from "../../src/drivers/wd_dummy_v1.ts";
 import type { DevicePort } from "../../src/queue/port.ts";
+import type { LentRing } from "../../src/queue/lent.ts";
 import type { Queue } from "../../src/queue/queue.ts";
 import { Emulator } from "../emu/emulator.ts";
 
@@ -209,8 +210,17 @@ export function loopEncoded(x: Slots, k: RpsCase, n: number, t0: number): [numbe
  * descriptor written where the ring reserved it, completions read in place). Returns [failed, bad].
  */
 export function loopLent(x: Slots, k: RpsCase, n: number, t0: number): [number, number] {
-  const { q, base, stride } = x, { depth, size, checks } = k;
-  using ring = q.lendRing();
+  const ring = x.q.lendRing();
+  try {
+    return lentRun(ring, x, k, n, t0);
+  } finally {
+    ring.giveBack();
+  }
+}
+
+/** loopLent's loop, in a function of its own: a `using` or `try` around it would keep the JIT from its best code. */
+function lentRun(ring: LentRing, x: Slots, k: RpsCase, n: number, t0: number): [number, number] {
+  const { base, stride } = x, { depth, size, checks } = k;
   const { sq, cq } = ring;
   const free = new Int32Array(depth);
   let nFree = depth, submitted = 0, done = 0, failed = 0, bad = 0;
