@@ -232,30 +232,15 @@ function submitEncoded(h: UacceDummyHandle, words: Uint32Array, first: number, c
   return n;
 }
 
-/** How many completions are ready (checked against the ring size). Barrier: an acquire load of the tail; the entries below it are read after it. */
-function ready(h: UacceDummyHandle): number {
-  const tail = Atomics.load(h.regs, R_CQ_TAIL);
-  const n = (tail - h.cqHead) >>> 0;
-  if (n > h.cqEntries) {
-    throw new Error(`uacce_dummy_v1 queue is corrupt: completion tail ${tail} is ${n} ahead of head ${h.cqHead} (ring of ${h.cqEntries})`);
-  }
-  return n;
-}
-
-/**
- * Frees the completion slots below `head`. Barrier: a release store; the entries were read
- * before the device can see their slots free. It also ends the fd's readiness once
- * CQ_HEAD reaches CQ_TAIL.
- */
-function consume(h: UacceDummyHandle, head: number): void {
-  h.cqHead = head;
-  Atomics.store(h.regs, R_CQ_HEAD, head);
-}
-
 function poll(h: UacceDummyHandle, max: number): UacceDummyCompletion[] {
-  const r = ready(h);
-  if (r === 0) return [];
-  const n = Math.min(r, max);
+  // Barrier: an acquire load of the tail; the entries below it are read after it.
+  const tail = Atomics.load(h.regs, R_CQ_TAIL);
+  const ready = (tail - h.cqHead) >>> 0;
+  if (ready === 0) return [];
+  if (ready > h.cqEntries) {
+    throw new Error(`uacce_dummy_v1 queue is corrupt: completion tail ${tail} is ${ready} ahead of head ${h.cqHead} (ring of ${h.cqEntries})`);
+  }
+  const n = Math.min(ready, max);
   const out: UacceDummyCompletion[] = [];
   let head = h.cqHead;
   const mask = h.cqEntries - 1;
@@ -273,7 +258,10 @@ function poll(h: UacceDummyHandle, max: number): UacceDummyCompletion[] {
     });
     head = (head + 1) >>> 0;
   }
-  consume(h, head);
+  h.cqHead = head;
+  // Barrier: a release store; the entries above were read before the device can see
+  // their slots free. It also ends the fd's readiness once CQ_HEAD reaches CQ_TAIL.
+  Atomics.store(h.regs, R_CQ_HEAD, head);
   return out;
 }
 
