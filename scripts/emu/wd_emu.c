@@ -291,8 +291,15 @@ static void irq_check(void)
 	if (load32(reg32(WD_DUMMY_V1_REG_CQ_HEAD)) == cq_tail)
 		return;
 	irq_arm_seen = arm;
-	if (load32(host32(EMU_HOST_IRQ_ATTACHED)) && write(irq_fd, &one, 8) == 8)
-		__atomic_fetch_add(host64(EMU_HOST_IRQS), 1, __ATOMIC_RELAXED);
+	if (!load32(host32(EMU_HOST_IRQ_ATTACHED)))
+		return;
+	/*
+	 * Counted before the signal: the client it wakes may read the count at once, before
+	 * this process runs again (it can be preempted right after the write).
+	 */
+	__atomic_fetch_add(host64(EMU_HOST_IRQS), 1, __ATOMIC_SEQ_CST);
+	if (write(irq_fd, &one, 8) != 8)
+		__atomic_fetch_sub(host64(EMU_HOST_IRQS), 1, __ATOMIC_SEQ_CST);
 }
 
 /* The module's wd_service: one pass over the request ring. */
