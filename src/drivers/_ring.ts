@@ -17,6 +17,8 @@ export interface RingState {
   sqTail: number;
   sqHead: number;
   cqHead: number;
+  /** The completion head the device has, for a driver that gives it back later than it reads (wd_dummy_v1). */
+  cqHeadOut?: number;
 }
 
 /** Where a protocol keeps its ring registers (word indexes) and how large its entries are (words). */
@@ -45,6 +47,8 @@ export function ringParts(h: RingState, layout: RingLayout, ring?: (tail: number
     settle(tail, head, sqHead) {
       h.sqTail = tail;
       h.cqHead = head;
+      // The lent ring gave the device its head when the loan ended.
+      if (h.cqHeadOut !== undefined) h.cqHeadOut = head;
       h.sqHead = sqHead;
     },
   };

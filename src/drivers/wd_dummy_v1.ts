@@ -14,7 +14,7 @@ import type { MappedMemory } from "../sys/mman.ts";
 import type { DriverContext, RingParts, UserDriver } from "./driver.ts";
 import { type RingLayout, ringParts } from "./_ring.ts";
 import * as L from "./wd_dummy_v1_layout.ts";
-import { type CompletionRing, decode, type DummyCompletion, poll, pollEncoded } from "./wd_dummy_v1_cq.ts";
+import { type CompletionRing, decode, type DummyCompletion, giveHead, poll, pollEncoded } from "./wd_dummy_v1_cq.ts";
 
 export type { DummyCompletion };
 
@@ -132,6 +132,7 @@ function open(ctx: DriverContext): DummyHandle {
   }
   const regs = ctrl.view(Uint32Array, 0, L.WD_DUMMY_V1_CTRL_SIZE / 4);
   const ring = doorbell32(ctrl, L.WD_DUMMY_V1_REG_DOORBELL);
+  const cqHead = Atomics.load(regs, R_CQ_HEAD);
   return {
     ctrl,
     queue,
@@ -150,7 +151,8 @@ function open(ctx: DriverContext): DummyHandle {
     irqArm: Atomics.load(regs, R_IRQ_ARM),
     sqTail: Atomics.load(regs, R_DOORBELL),
     sqHead: Atomics.load(regs, R_SQ_HEAD),
-    cqHead: Atomics.load(regs, R_CQ_HEAD),
+    cqHead,
+    cqHeadOut: cqHead,
   };
 }
 
@@ -254,6 +256,7 @@ function submit(h: DummyHandle, requests: readonly DummyRequest[]): number {
   // make, or wd_doorbell32 (the architecture's write barrier, then the store).
   if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);
   else h.ring(tail);
+  if (h.cqHeadOut !== h.cqHead) giveHead(h);
   return n;
 }
 
@@ -298,6 +301,7 @@ function submitEncoded(h: DummyHandle, words: Uint32Array, first: number, count:
   // Barrier: as in submit, the descriptor stores above, then one doorbell for the batch.
   if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);
   else h.ring(tail);
+  if (h.cqHeadOut !== h.cqHead) giveHead(h);
   return n;
 }
 
@@ -310,6 +314,8 @@ function submitEncoded(h: DummyHandle, words: Uint32Array, first: number, count:
  * sees the arming.
  */
 function arm(h: DummyHandle): void {
+  // The device fires while CQ_HEAD is short of CQ_TAIL: it has to see what was read.
+  if (h.cqHeadOut !== h.cqHead) giveHead(h);
   h.irqArm = (h.irqArm + 1) >>> 0;
   Atomics.store(h.regs, R_IRQ_ARM, h.irqArm);
 }
@@ -326,6 +332,7 @@ const RING_LAYOUT: RingLayout = {
 
 /** The rings lent in place (the lent ring makes the moves of `submit` and `pollEncoded` itself, with the same barriers). */
 function lend(h: DummyHandle): RingParts {
+  if (h.cqHeadOut !== h.cqHead) giveHead(h);
   return ringParts(h, RING_LAYOUT, h.ringInline ? undefined : h.ring);
 }
 

@@ -31,7 +31,13 @@ export interface CompletionRing {
   readonly cq: Uint32Array;
   readonly cqMask: number;
   readonly cqEntries: number;
+  /** The next completion to read (free-running). */
   cqHead: number;
+  /**
+   * The completion head as the device last saw it. Reading completions moves `cqHead`
+   * only; `giveHead` stores it, at the next look, doorbell or arming (see `giveHead`).
+   */
+  cqHeadOut: number;
 }
 
 const STATUS_NAMES = ["ok", "bad-opcode", "bad-field", "bad-len", "bad-iova", "bad-index", "overlap"];
@@ -39,8 +45,25 @@ const CPL_WORDS = L.WD_DUMMY_V1_CPL_SIZE / 4;
 const R_CQ_HEAD = L.WD_DUMMY_V1_REG_CQ_HEAD / 4;
 const R_CQ_TAIL = L.WD_DUMMY_V1_REG_CQ_TAIL / 4;
 
+/**
+ * Gives the device the slots of the completions read since it last saw the head. Barrier:
+ * a release store (Atomics.store is sequentially consistent); the reads of the entries
+ * came before it, so the device overwrites them only after.
+ *
+ * Made at the next look for completions (before it), after the next doorbell, before
+ * arming the interrupt, and when the ring is lent: not where the completions were read.
+ * A store to the device is a full barrier in JavaScript (a locked exchange on x86-64),
+ * which holds the CPU until the device's cache line is back; between a completion and the
+ * next request's doorbell that wait is on the round trip's path, after the doorbell it is
+ * not. The device only sees its completion ring as fuller meanwhile.
+ */
+export function giveHead(h: CompletionRing): void {
+  Atomics.store(h.regs, R_CQ_HEAD, (h.cqHeadOut = h.cqHead));
+}
+
 /** How many completions are ready (checked against the ring size), after an acquire load of the tail. */
 function ready(h: CompletionRing): number {
+  if (h.cqHeadOut !== h.cqHead) giveHead(h);
   // Barrier: an acquire load of the tail; the completion entries are read after it, so
   // they are at least as new as the tail says.
   const tail = Atomics.load(h.regs, R_CQ_TAIL);
@@ -88,10 +111,8 @@ export function poll(h: CompletionRing, max: number): DummyCompletion[] {
     out.push(decode(cq, (head & mask) * CPL_WORDS));
     head = (head + 1) >>> 0;
   }
+  // Given back later (giveHead), after the reads above.
   h.cqHead = head;
-  // Barrier: a release store; the reads of the entries above happen before the device
-  // can see their slots as free and overwrite them.
-  Atomics.store(h.regs, R_CQ_HEAD, head);
   return out;
 }
 
@@ -113,9 +134,8 @@ export function pollEncoded(h: CompletionRing, words: Uint32Array, at: number, m
     to += CPL_WORDS;
     head = (head + 1) >>> 0;
   }
+  // Given back later (giveHead), after the copies above.
   h.cqHead = head;
-  // Barrier: a release store, as in poll: the copies above come before the slots are freed.
-  Atomics.store(h.regs, R_CQ_HEAD, head);
   return n;
 }
 

@@ -89,6 +89,11 @@ export class LentRing<Req = unknown> {
   #tail: number;
   #head: number;
   #sqHead: number;
+  /**
+   * The completion head as the device last saw it. `consume` moves `#head` only; the store
+   * follows at the next `publish` (after its doorbell), `ready` or the loan's end.
+   */
+  #headOut: number;
   /** Slots from the tail that may be written (from the last `reserve`, less what was published since). */
   #reserved = 0;
   /** Completions from the head that may be read (from the last `ready`, less what was consumed since). */
@@ -122,7 +127,7 @@ export class LentRing<Req = unknown> {
     this.#sqMask = p.sqEntries - 1;
     this.#cqMask = p.cqEntries - 1;
     this.#tail = p.tail;
-    this.#head = p.head;
+    this.#head = this.#headOut = p.head;
     this.#sqHead = p.sqHead;
     this.#guard = x.check;
   }
@@ -139,17 +144,21 @@ export class LentRing<Req = unknown> {
    */
   reserve(want: number = this.#sqEntries): number {
     if (this.#guard !== undefined) this.#guard("reserve request slots");
-    if (want >>> 0 !== want) throw new RangeError(`Cannot reserve ${JSON.stringify(want)} request slots: it must be a non-negative integer`);
+    if (want >>> 0 !== want) this.#badCount("reserve", want, "request slots");
     const tail = this.#tail;
     let sqFree = this.#sqEntries - ((tail - this.#sqHead) >>> 0);
-    if (sqFree < want) {
-      const head = (this.#sqHead = Atomics.load(this.#regs, this.#p.sqHeadReg));
-      sqFree = this.#sqEntries - ((tail - head) >>> 0);
-      if (sqFree < 0) throw new Error(`The ring of ${this.#x.label} is corrupt: request head ${head} is not within the ${this.#sqEntries} slots below tail ${tail}`);
-    }
+    if (sqFree < want) sqFree = this.#sqRoom(tail);
     const cqFree = this.#cqEntries - ((tail - this.#head) >>> 0);
     const n = want < sqFree ? want : sqFree;
     return (this.#reserved = cqFree < n ? cqFree : n);
+  }
+
+  /** The room in the request ring below `tail`, from the request head read again (out of line: rarely needed). */
+  #sqRoom(tail: number): number {
+    const head = (this.#sqHead = Atomics.load(this.#regs, this.#p.sqHeadReg));
+    const free = this.#sqEntries - ((tail - head) >>> 0);
+    if (free < 0) this.#corruptHead(head, tail);
+    return free;
   }
 
   /**
@@ -158,7 +167,7 @@ export class LentRing<Req = unknown> {
    * @throws {RangeError} When `i` is not below what `reserve` gave (less what was published since).
    */
   slot(i: number): number {
-    if (!(i >= 0 && i < this.#reserved)) throw this.#outside(`write request slot ${i}`, `${this.#reserved} reserved; call reserve() first`);
+    if (!(i >= 0 && i < this.#reserved)) this.#outside("write request slot", i, "reserved; call reserve() first", this.#reserved);
     return ((this.#tail + i) & this.#sqMask) * this.descriptorWords;
   }
 
@@ -183,7 +192,7 @@ export class LentRing<Req = unknown> {
    */
   publish(n: number): void {
     if (this.#guard !== undefined) this.#guard("publish requests");
-    if (!(n >>> 0 === n && n <= this.#reserved)) throw this.#outside(`publish ${n} requests`, `${this.#reserved} slots reserved; call reserve() first`);
+    if (!(n >>> 0 === n && n <= this.#reserved)) this.#outside("publish", n, "slots reserved; call reserve() first", this.#reserved, "requests");
     if (n === 0) return;
     this.#reserved -= n;
     const tail = (this.#tail = (this.#tail + n) >>> 0);
@@ -192,6 +201,7 @@ export class LentRing<Req = unknown> {
     const ring = this.#ring;
     if (ring === undefined) Atomics.store(this.#regs, this.#doorbell, tail);
     else ring(tail);
+    if (this.#headOut !== this.#head) this.#giveHead();
   }
 
   /**
@@ -202,9 +212,10 @@ export class LentRing<Req = unknown> {
    */
   ready(): number {
     if (this.#guard !== undefined) this.#guard("look for completions");
+    if (this.#headOut !== this.#head) this.#giveHead();
     const tail = Atomics.load(this.#regs, this.#cqTailReg);
     const n = (tail - this.#head) >>> 0;
-    if (n > this.#cqEntries) throw new Error(`The ring of ${this.#x.label} is corrupt: completion tail ${tail} is ${n} ahead of head ${this.#head} (ring of ${this.#cqEntries})`);
+    if (n > this.#cqEntries) this.#corruptTail(tail, n);
     return (this.#ready = n);
   }
 
@@ -214,24 +225,44 @@ export class LentRing<Req = unknown> {
    * @throws {RangeError} When `i` is not below what `ready` or `readable` gave (less what was consumed since).
    */
   completion(i: number): number {
-    if (!(i >= 0 && i < this.#ready)) throw this.#outside(`read completion ${i}`, `${this.#ready} ready; call ready() or readable() first`);
+    if (!(i >= 0 && i < this.#ready)) this.#outside("read completion", i, "ready; call ready() or readable() first", this.#ready);
     return ((this.#head + i) & this.#cqMask) * this.completionWords;
   }
 
   /**
    * Gives the first `n` ready completions' slots back to the device (read them first). The
-   * ones after them stay ready, renumbered from 0.
+   * ones after them stay ready, renumbered from 0. The device sees the slots free at the next
+   * `publish` (just after its doorbell), `ready`, `readable` or `giveBack`: a store to the
+   * device is a full barrier in JavaScript (Atomics.store; a locked exchange on x86), which
+   * holds the CPU while the device's cache line comes back, so it is made where nothing
+   * waits on it rather than between a completion and the next request's doorbell.
    *
    * @throws {RangeError} When `n` is more than what is ready, or not a non-negative integer.
    */
   consume(n: number): void {
     if (this.#guard !== undefined) this.#guard("consume completions");
-    if (!(n >>> 0 === n && n <= this.#ready)) throw this.#outside(`consume ${n} completions`, `${this.#ready} ready; call ready() or readable() first`);
-    if (n === 0) return;
+    if (!(n >>> 0 === n && n <= this.#ready)) this.#outside("consume", n, "ready; call ready() or readable() first", this.#ready, "completions");
     this.#ready -= n;
-    // Barrier: a release store; the reads of the entries come before the device can see
-    // their slots free and overwrite them.
-    Atomics.store(this.#regs, this.#cqHeadReg, (this.#head = (this.#head + n) >>> 0));
+    this.#head = (this.#head + n) >>> 0;
+  }
+
+  /** Whether the device can still be written (a port's check passes, or there is none). */
+  #deviceThere(): boolean {
+    try {
+      this.#x.check?.("give completions back");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Stores the completion head for the device. Barrier: a release store (Atomics.store is
+   * sequentially consistent); the reads of the entries come before the device can see their
+   * slots free and overwrite them.
+   */
+  #giveHead(): void {
+    Atomics.store(this.#regs, this.#cqHeadReg, (this.#headOut = this.#head));
   }
 
   /**
@@ -311,13 +342,36 @@ export class LentRing<Req = unknown> {
     this.#reserved = 0;
     this.#ready = 0;
     this.#waiting?.abort(error("wait for completions"));
+    if (this.#headOut !== this.#head && this.#deviceThere()) this.#giveHead();
     this.#p.settle(this.#tail, this.#head, this.#sqHead);
     this.#x.onGiveBack();
   }
 
-  /** The error of a slot, completion or count outside what the ring gave: the loan's end, or a RangeError. */
-  #outside(action: string, have: string): Error {
-    if (this.#over !== undefined) return this.#over(action);
-    return new RangeError(`Cannot ${action} on the ring of ${this.#x.label}: ${have}`);
+  // The throws of the moves, out of line: a move stays small enough for the JIT to inline
+  // it into the caller's loop (the messages' template literals would keep it from that).
+
+  /**
+   * Throws for a slot, completion or count outside what the ring gave: the loan's end, or
+   * a RangeError (`Cannot <verb> <value> [<what>] on the ring of …: <have> <why>`).
+   */
+  #outside(verb: string, value: number, why: string, have: number, what?: string): never {
+    const action = what === undefined ? `${verb} ${value}` : `${verb} ${value} ${what}`;
+    if (this.#over !== undefined) throw this.#over(action);
+    throw new RangeError(`Cannot ${action} on the ring of ${this.#x.label}: ${have} ${why}`);
+  }
+
+  /** Throws the RangeError of a count that is not a non-negative integer. */
+  #badCount(verb: string, value: unknown, what: string): never {
+    throw new RangeError(`Cannot ${verb} ${JSON.stringify(value)} ${what}: it must be a non-negative integer`);
+  }
+
+  /** Throws the error of a request head the device moved outside its ring. */
+  #corruptHead(head: number, tail: number): never {
+    throw new Error(`The ring of ${this.#x.label} is corrupt: request head ${head} is not within the ${this.#sqEntries} slots below tail ${tail}`);
+  }
+
+  /** Throws the error of a completion tail the device moved further ahead than its ring holds. */
+  #corruptTail(tail: number, n: number): never {
+    throw new Error(`The ring of ${this.#x.label} is corrupt: completion tail ${tail} is ${n} ahead of head ${this.#head} (ring of ${this.#cqEntries})`);
   }
 }

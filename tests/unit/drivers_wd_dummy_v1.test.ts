@@ -70,6 +70,9 @@ describe("wd_dummy_v1 driver against a stand-in device", () => {
       expect(got.every((c) => c.status === 0 && c.statusName === "ok" && c.result === 100)).toBe(true);
       expect(got[999]?.sqIndex).toBe(999);
       expect(h.sqTail).toBe(1000);
+      // The last completions read are given back at the next look (or doorbell, or arming).
+      expect(dev.ctrl.read32(L.WD_DUMMY_V1_REG_CQ_HEAD)).not.toBe(1000);
+      expect(drv.poll(h, 1000)).toEqual([]);
       expect(dev.ctrl.read32(L.WD_DUMMY_V1_REG_CQ_HEAD)).toBe(1000);
       expect([...dst.subarray(0, 100)]).toEqual([...src.subarray(999 % 64, 999 % 64 + 100)]);
 
@@ -276,7 +279,14 @@ describe("wd_dummy_v1 driver against a stand-in device", () => {
       let next = 0;
       // Four rounds of 100 go round the 256-entry completion ring.
       for (let round = 0; round < 4; round++) {
-        drv.submit(h, Array.from({ length: 100 }, (_, i) => ({ op: "nop" as const, id: round * 100 + i })));
+        const batch = Array.from({ length: 100 }, (_, i) => ({ op: "nop" as const, id: round * 100 + i }));
+        if (round % 2 === 0) drv.submit(h, batch);
+        else {
+          const d = new Uint32Array(100 * 8);
+          batch.forEach((r, i) => drv.encode!(r, d, i * 8));
+          expect(drv.submitEncoded!(h, d, 0, 100)).toBe(100);
+        }
+        expect(dev.ctrl.read32(L.WD_DUMMY_V1_REG_CQ_HEAD)).toBe(next); // what was read is given back with the doorbell
         dev.step();
         expect(drv.pollEncoded(h, words, 8, 60)).toBe(60); // from word 8: words 0..7 untouched
         expect(drv.pollEncoded(h, words, 8 + 60 * 4, 1000)).toBe(40);
@@ -286,8 +296,15 @@ describe("wd_dummy_v1 driver against a stand-in device", () => {
           expect(c).toEqual({ id: next, status: 0, statusName: "ok", opcode: L.WD_DUMMY_V1_OP_NOP, result: 0, sqIndex: next });
           next++;
         }
-        expect(dev.ctrl.read32(L.WD_DUMMY_V1_REG_CQ_HEAD)).toBe(next); // the slots are free again
+        expect(dev.ctrl.read32(L.WD_DUMMY_V1_REG_CQ_HEAD)).toBe(next - 40); // the first 60 were given back by the second look
       }
+      expect(drv.lend!(h).head).toBe(next);
+      expect(dev.ctrl.read32(L.WD_DUMMY_V1_REG_CQ_HEAD)).toBe(next); // the rest before the ring is lent
+      drv.submit(h, [{ op: "nop", id: 1 }]);
+      dev.step();
+      expect(drv.pollEncoded(h, words, 8, 1)).toBe(1);
+      drv.arm!(h);
+      expect(dev.ctrl.read32(L.WD_DUMMY_V1_REG_CQ_HEAD)).toBe(next + 1); // or before the interrupt is armed
       expect([...words.subarray(0, 8)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
       expect(drv.decode(new Uint32Array([9, 77, 5, 1]), 0)).toMatchObject({ id: 9, status: 77, statusName: "status-77", opcode: 0, result: 5 });
       expect(drv.decode(words, 8).id).toBe(words[8 + drv.completionIdWord]!);

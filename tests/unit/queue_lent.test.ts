@@ -239,31 +239,45 @@ describe("a lent ring on the emulator", () => {
   });
 
   test("over hand-made parts: a driver's own doorbell is rung instead of the store, a completion tail too far ahead is refused, the indexes settle back", () => {
-    const regs = new Uint32Array(16), rung: number[] = [], settled: number[][] = [];
+    const regs = new Uint32Array(16), rung: number[][] = [], settled: number[][] = [];
     const ring = new LentRing({
       parts: {
         sq: new Uint32Array(4 * 8), cq: new Uint32Array(4 * 4), sqEntries: 4, cqEntries: 4, descriptorWords: 8, completionWords: 4,
         regs, doorbell: 0, sqHeadReg: 1, cqTailReg: 2, cqHeadReg: 3, tail: 0xfffffffe, head: 0xfffffffe, sqHead: 0xfffffffe,
-        ring: (tail) => rung.push(tail),
+        ring: (tail) => rung.push([tail, regs[3]!]), // with the completion head the device sees when it rings
         settle: (...at) => settled.push(at),
       },
       driver: wdDummyV1Driver, handle: undefined, irq: undefined, spinMs: 0, check: undefined, label: "hand-made", onGiveBack: () => {},
     });
+    regs[3] = 0xfffffffe; // the completion head where the device has it
     regs[1] = 5; // a request head outside the ring
     expect(() => ring.reserve(9)).toThrow("The ring of hand-made is corrupt: request head 5 is not within the 4 slots below tail 4294967294");
     regs[1] = 0xfffffffe; // where the device is
     expect(ring.reserve(9)).toBe(4);
     expect([ring.slot(0), ring.slot(1), ring.slot(2)]).toEqual([6 * 8 % 32, 7 * 8 % 32, 0]); // the indexes wrap past 2^32
     ring.publish(3);
-    expect(rung).toEqual([1]);
+    expect(rung).toEqual([[1, 0xfffffffe]]);
     expect(regs[0]).toBe(0); // the driver's doorbell, not the store
     regs[2] = 0; // the device completed two (0xfffffffe, 0xffffffff)
     expect(ring.ready()).toBe(2);
     ring.consume(2);
-    expect(regs[3]).toBe(0);
-    regs[2] = 9; // nine ahead of head 0 in a ring of four
-    expect(() => ring.ready()).toThrow("The ring of hand-made is corrupt: completion tail 9 is 9 ahead of head 0 (ring of 4)");
+    expect(regs[3]).toBe(0xfffffffe); // given back with the next doorbell, not before it
+    expect(ring.reserve(1)).toBe(1);
+    ring.publish(1);
+    expect(rung).toEqual([[1, 0xfffffffe], [2, 0xfffffffe]]);
+    expect(regs[3]).toBe(0); // right after it
+    regs[2] = 1;
+    expect(ring.ready()).toBe(1);
+    ring.consume(1);
+    expect(ring.ready()).toBe(0);
+    expect(regs[3]).toBe(1); // or before the next look
+    regs[2] = 9; // eight ahead of head 1 in a ring of four
+    expect(() => ring.ready()).toThrow("The ring of hand-made is corrupt: completion tail 9 is 8 ahead of head 1 (ring of 4)");
+    regs[2] = 2;
+    expect(ring.ready()).toBe(1);
+    ring.consume(1);
     ring.giveBack();
-    expect(settled).toEqual([[1, 0, 0xfffffffe]]);
+    expect(regs[3]).toBe(2); // or when the ring is given back
+    expect(settled).toEqual([[2, 2, 0xfffffffe]]);
   });
 });
