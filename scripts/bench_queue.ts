@@ -20,9 +20,10 @@
  *   `pollEncoded`; api "encoded") or on the rings lent in place (`lendRing`; api "lent"),
  *   against C reading CQ_TAIL; and api "floor", the C
  *   client's loop in JavaScript with no library (descriptors written into the ring,
- *   completions read in place; reported, not a goal). Mode "irq": `run` with
- *   `spin: 0` (each wait arms the completion interrupt and sleeps in the reactor) against
- *   C arming IRQ_ARM and sleeping in poll() on the eventfd. Payload checks on: each source
+ *   completions read in place; reported, not a goal). Mode "irq", `spin: 0`, against C
+ *   arming IRQ_ARM and sleeping in poll() on the eventfd: `run` (each wait arms the
+ *   completion interrupt and sleeps in the reactor; api "run"), or the lent ring's
+ *   `readableSync()` (the thread arms it and sleeps in poll() itself; api "lent"). Payload checks on: each source
  *   is copied from a pool of random bytes at a request-specific offset and the copy
  *   compared (copyWithin, and Buffer.compare of two views made once per slot, against
  *   memcpy / memcmp).
@@ -32,7 +33,8 @@
  *   having its completion (C: writing the descriptor to seeing CQ_TAIL move). `run`: the
  *   promise settled, poll mode with the queue's default spin, irq mode with `spin: 0`;
  *   `encoded`: `sendEncoded`, then `pollEncoded` until it has it; `lent`: the descriptor
- *   written into a reserved slot, published, then `ready()` until it is there; `encoded+promise`: the
+ *   written into a reserved slot, published, then `ready()` until it is there (irq mode:
+ *   `readableSync()`); `encoded+promise`: the
  *   same and a bare promise resolved and awaited, the engine's floor for any call that
  *   returns a promise (reported, not a goal).
  *
@@ -80,10 +82,10 @@ async function native(emuCpu: number | undefined): Promise<QueueCase[]> {
   emuBin = buildEmu("wd_emu");
   cBin = buildEmu("emu_client");
   const rpsCases: RpsCase[] = [];
-  for (const [mode, api] of [["poll", "objects"], ["poll", "encoded"], ["poll", "lent"], ["poll", "floor"], ["irq", "run"]] as [Mode, Api][]) {
+  for (const [mode, api] of [["poll", "objects"], ["poll", "encoded"], ["poll", "lent"], ["poll", "floor"], ["irq", "run"], ["irq", "lent"]] as [Mode, Api][]) {
     for (const depth of DEPTHS) for (const size of SIZES) for (const checks of [false, true]) rpsCases.push({ depth, size, checks, mode, api });
   }
-  const latApis: [Mode, Api][] = [["poll", "run"], ["irq", "run"], ["poll", "encoded"], ["poll", "lent"], ["poll", "encoded+promise"]];
+  const latApis: [Mode, Api][] = [["poll", "run"], ["irq", "run"], ["irq", "lent"], ["poll", "encoded"], ["poll", "lent"], ["poll", "encoded+promise"]];
   const latCases: LatencyCase[] = SIZES.flatMap((size) => latApis.map(([mode, api]) => ({ size, mode, api })));
   const rps = new Map<string, { n: number; ts: RpsResult[]; c: RpsResult[] }>();
   const lat = new Map<string, { ts: LatencyResult[]; c: LatencyResult[] }>();

@@ -42,7 +42,7 @@ export interface RpsCase {
   readonly size: number;
   readonly checks: boolean;
   readonly mode: Mode;
-  /** poll mode: "objects", "encoded", "lent" or "floor"; irq mode: "run". */
+  /** poll mode: "objects", "encoded", "lent" or "floor"; irq mode: "run" or "lent" (readableSync). */
   readonly api: Api;
 }
 /** One latency case (depth 1, checks off). */
@@ -222,6 +222,8 @@ export function loopLent(x: Slots, k: RpsCase, n: number, t0: number): [number, 
 function lentRun(ring: LentRing, x: Slots, k: RpsCase, n: number, t0: number): [number, number] {
   const { base, stride } = x, { depth, size, checks } = k;
   const { sq, cq } = ring;
+  // irq mode: nothing ready, the thread sleeps in poll(2) on the interrupt (spin 0), as C does.
+  const sync = k.mode === "irq";
   const free = new Int32Array(depth);
   let nFree = depth, submitted = 0, done = 0, failed = 0, bad = 0;
   for (let i = 0; i < depth; i++) free[i] = depth - 1 - i;
@@ -245,6 +247,7 @@ function lentRun(ring: LentRing, x: Slots, k: RpsCase, n: number, t0: number): [
       ring.publish(m);
     }
     let got = ring.ready();
+    if (got === 0 && sync) got = ring.readableSync({ timeout: 120_000 });
     for (let spins = 1; got === 0; spins++) {
       if ((spins & 0xffff) === 0) noCompletion(t0, done, n);
       pause();
@@ -439,9 +442,12 @@ export async function tsLatency(k: LatencyCase, n: number, emuCpu?: number): Pro
       sq[w + 6] = k.size;
       sq[w + 7] = 0;
       ring.publish(1);
-      for (let spins = 1; ring.ready() === 0; spins++) {
-        if ((spins & 0xffff) === 0) noCompletion(t0, i, n);
-        pause();
+      if (k.mode === "irq") ring.readableSync({ timeout: 120_000 });
+      else {
+        for (let spins = 1; ring.ready() === 0; spins++) {
+          if ((spins & 0xffff) === 0) noCompletion(t0, i, n);
+          pause();
+        }
       }
       lat[i] = (performance.now() - t0) * 1000;
       const status = cq[ring.completion(0) + CPL_STATUS]! & 0xffff;

@@ -32,8 +32,8 @@ const { values } = parseArgs({
 const mode = values.mode as Mode;
 if (mode !== "poll" && mode !== "irq") throw new RangeError(`--mode ${JSON.stringify(values.mode)}: it is poll or irq`);
 const api = (values.api ?? (mode === "irq" ? "run" : "objects")) as Api;
-if (mode === "poll" ? api !== "objects" && api !== "encoded" && api !== "lent" && api !== "floor" : api !== "run") {
-  throw new RangeError(`--api ${JSON.stringify(values.api)}: poll mode takes objects, encoded, lent or floor (no library), irq mode run`);
+if (mode === "poll" ? api !== "objects" && api !== "encoded" && api !== "lent" && api !== "floor" : api !== "run" && api !== "lent") {
+  throw new RangeError(`--api ${JSON.stringify(values.api)}: poll mode takes objects, encoded, lent or floor (no library), irq mode run or lent (readableSync)`);
 }
 const depth = Number(values.depth), size = Number(values.size), repeat = Number(values.repeat);
 const n = Number(values.n ?? (depth === 1 ? 20000 : depth === 8 ? 60000 : 120000));

@@ -11,10 +11,8 @@ import type { RingParts, UserDriver } from "../drivers/driver.ts";
 import { TimeoutError } from "../sys/error.ts";
 import type { Readiness } from "./port.ts";
 import type { QueueWaitOptions } from "./types.ts";
-import { checkWaitOptions, NO_OPTIONS, sleepUnlessAborted } from "./_waiters.ts";
-
-/** The longest sleep between looks at the ring when the device has no interrupt (ms). */
-const POLL_MAX_MS = 10;
+import { checkWaitOptions, NO_OPTIONS } from "./_waiters.ts";
+import { sleepReadable, sleepReadableSync, type WaitSide } from "./_lent_wait.ts";
 
 /** What a lent ring is made of, from its queue. */
 export interface LendParts<Req> {
@@ -45,7 +43,8 @@ export interface LendParts<Req> {
  * `ready()` says how many are written; `completion(i)` is the word of `cq` where the
  * `i`-th starts (`completionWords` words); `consume(n)` gives the first `n` slots back.
  * `readable()` waits for a completion without spinning forever: it spins briefly, then
- * sleeps on the device's interrupt (or polls with timers).
+ * sleeps on the device's interrupt (or polls with timers); `readableSync()` sleeps in the
+ * calling thread instead, as a C client does (for a thread given to the data path).
  *
  * @example
  * ```ts
@@ -107,6 +106,8 @@ export class LentRing<Req = unknown> {
   #guard: ((action: string) => void) | undefined;
   /** The controller of a pending `readable()`. */
   #waiting: AbortController | undefined;
+  /** What the sleeps need of this ring (`_lent_wait.ts`). */
+  #side: WaitSide;
 
   /** @internal Made by `Queue.lendRing`. */
   constructor(x: LendParts<Req>) {
@@ -130,6 +131,15 @@ export class LentRing<Req = unknown> {
     this.#head = this.#headOut = p.head;
     this.#sqHead = p.sqHead;
     this.#guard = x.check;
+    this.#side = {
+      ready: () => this.ready(),
+      arm: () => {
+        if (this.#guard !== undefined) this.#guard("wait for completions");
+        x.driver.arm?.(x.handle);
+      },
+      irq: x.irq,
+      label: x.label,
+    };
   }
 
   /**
@@ -276,41 +286,43 @@ export class LentRing<Req = unknown> {
   async readable(options: QueueWaitOptions = NO_OPTIONS): Promise<number> {
     checkWaitOptions("wait for completions", options);
     options.signal?.throwIfAborted();
+    const n = this.#spin();
+    if (n > 0) return n;
+    if (options.timeout === 0) throw new TimeoutError(`wait for completions on the ring of ${this.#x.label}`, 0);
+    const ac = (this.#waiting = new AbortController());
+    try {
+      return await sleepReadable(this.#side, options, ac);
+    } finally {
+      this.#waiting = undefined;
+    }
+  }
+
+  /**
+   * Like `readable()`, but the sleep blocks the calling thread, in poll(2) on the device's
+   * interrupt (or its UACCE fd), as a C client sleeps: no hand-over to the reactor's thread
+   * and back, so a wake-up costs what it costs C. The thread runs nothing else meanwhile,
+   * its event loop included, and only `timeout` ends the wait early: for a thread given to
+   * the data path (a Worker). Without an interrupt, the thread sleeps in timed steps.
+   *
+   * @throws {TimeoutError} code `"ETIMEDOUT"` when `timeout` passes; an Error when a
+   *   `readable()` is pending or the ring is given back first.
+   */
+  readableSync(options: { readonly timeout?: number } = NO_OPTIONS): number {
+    checkWaitOptions("wait for completions", options);
+    const n = this.#spin();
+    if (n > 0) return n;
+    if (options.timeout === 0) throw new TimeoutError(`wait for completions on the ring of ${this.#x.label}`, 0);
+    return sleepReadableSync(this.#side, options.timeout);
+  }
+
+  /** A look, then looks for the queue's spin time: how many completions are ready (0: none yet). */
+  #spin(): number {
     if (this.#waiting !== undefined) throw new Error(`Cannot wait for completions on the ring of ${this.#x.label}: a readable() is already pending on it`);
     let n = this.ready();
     if (n > 0) return n;
     const until = performance.now() + this.#x.spinMs;
     while (performance.now() < until) if ((n = this.ready()) > 0) return n;
-    const { timeout, signal } = options;
-    if (timeout === 0) throw new TimeoutError(`wait for completions on the ring of ${this.#x.label}`, 0);
-    const ac = (this.#waiting = new AbortController());
-    const onAbort = (): void => ac.abort(signal?.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    const timer = timeout === undefined || timeout === Infinity ? undefined : setTimeout(() => ac.abort(new TimeoutError(`wait for completions on the ring of ${this.#x.label}`, timeout)), timeout);
-    try {
-      for (let idle = 0;; idle++) {
-        const { irq, driver, handle } = this.#x;
-        if (irq !== undefined) {
-          if (this.#guard !== undefined) this.#guard("wait for completions");
-          driver.arm?.(handle);
-          // Re-check after arming: a completion before the arming is seen here, one after it signals.
-          if ((n = this.ready()) > 0) return n;
-          try {
-            await irq.wait({ signal: ac.signal });
-          } catch (e) {
-            if (!ac.signal.aborted) throw e;
-          }
-        } else {
-          await sleepUnlessAborted(idle < 4 ? 0 : Math.min(POLL_MAX_MS, 2 ** (idle - 4)), ac.signal);
-        }
-        if (ac.signal.aborted) throw ac.signal.reason;
-        if ((n = this.ready()) > 0) return n;
-      }
-    } finally {
-      this.#waiting = undefined;
-      if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    }
+    return 0;
   }
 
   /** Whether the ring is still lent (false once given back or its queue released). */

@@ -23,6 +23,11 @@ export interface QueueDmaOptions {
 export interface Readiness {
   /** Resolves when the device signalled; rejects with the signal's reason when aborted. */
   wait(options: { readonly signal?: AbortSignal }): Promise<unknown>;
+  /**
+   * Blocks the calling thread until the device signalled (poll(2)), or throws
+   * `TimeoutError` after `timeout` ms; absent when the signal cannot be waited for so.
+   */
+  waitSync?(options: { readonly timeout?: number }): unknown;
 }
 
 /** An opened device as the queue uses it. */

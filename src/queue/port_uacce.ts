@@ -50,7 +50,7 @@ export function createUacceOpener(options: { readonly syscalls?: UacceSyscalls; 
       // With SVA the device reads process memory by address; without, only its regions.
       allocDma: u.sva ? (size) => new HostBuffer(size) : undefined,
       sva: u.sva,
-      readiness: () => ({ wait: (w) => fd.ready(w) }),
+      readiness: () => ({ wait: (w) => fd.ready(w), waitSync: (w) => fd.readySync(w) }),
       check: (action) => fd.check(action),
       // PUT_Q in closeDevice stops the queue; there is no reset beyond it.
       reset: () => {},

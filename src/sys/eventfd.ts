@@ -5,11 +5,12 @@
  * @module
  */
 
-import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE } from "../abi/libc.ts";
+import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, POLLIN } from "../abi/libc.ts";
 import { errno, libc } from "./_ffi.ts";
 import { errnoValue } from "./errno.ts";
 import { ClosedError, SyscallError, TimeoutError } from "./error.ts";
 import { Fd } from "./fd.ts";
+import { pollBlocking } from "./poll.ts";
 import { reactor } from "./reactor.ts";
 
 const EAGAIN = errnoValue("EAGAIN");
@@ -155,6 +156,45 @@ export class EventFd {
       const n = this.take();
       if (n > 0) return n;
       // Another waiter took the events first: wait again.
+    }
+  }
+
+  /**
+   * Like `wait`, but blocks the calling thread in poll(2) until the counter is non-zero,
+   * then takes it: for a thread given to a data path (a Worker), as a C client sleeps. The
+   * thread runs nothing else meanwhile, its event loop included, and nothing can abort the
+   * wait but its timeout.
+   *
+   * @param options `timeout` in ms (none: no limit).
+   * @returns The counter value (≥ 1).
+   * @throws {TimeoutError} `ETIMEDOUT` after `timeout`.
+   * @throws {ClosedError} When closed before.
+   * @throws {SyscallError} When poll or read fails.
+   * @example
+   * ```ts
+   * import { EventFd } from "warpdrive/sys";
+   * using efd = EventFd.create();
+   * efd.signal(2);
+   * efd.waitSync({ timeout: 500 }); // 2
+   * ```
+   */
+  waitSync(options: { readonly timeout?: number } = {}): number {
+    const label = this.#fd.label;
+    if (this.#closing) throw new ClosedError("wait", label);
+    const { timeout } = options;
+    if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) {
+      throw new RangeError(`Cannot wait for ${label} with timeout "${timeout}": it must be a non-negative number of milliseconds`);
+    }
+    const deadline = timeout === undefined ? Infinity : performance.now() + timeout;
+    for (;;) {
+      const n = this.take();
+      if (n > 0) return n;
+      const left = deadline - performance.now();
+      if (left <= 0 || pollBlocking(this.#fd.fd, POLLIN, left, { op: `wait for ${label}` }) === 0) {
+        const last = this.take();
+        if (last > 0) return last;
+        throw new TimeoutError(`wait for ${label}`, timeout!);
+      }
     }
   }
 

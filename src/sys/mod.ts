@@ -29,7 +29,7 @@ export { errnoName, errnoValue, errorCode } from "./errno.ts";
 export { Fd, ioctl, ioctlErrno, type CallContext, type IoctlArg, type IoctlTarget } from "./fd.ts";
 export { MappedMemory, mmap, munmap, pageSize, roundUpToPage, memfdCreate, ftruncate, type MapFileOptions } from "./mman.ts";
 export { EventFd, type WaitOptions } from "./eventfd.ts";
-export { pollNow } from "./poll.ts";
+export { pollBlocking, pollNow } from "./poll.ts";
 export { reactor, Reactor, type ReactorStats, type ReadyOptions } from "./reactor.ts";
 export {
   type BarrierBackend,

@@ -17,11 +17,12 @@
  * @module
  */
 
-import { O_CLOEXEC, O_RDWR } from "../abi/libc.ts";
+import { O_CLOEXEC, O_RDWR, POLLIN } from "../abi/libc.ts";
 import { UACCE_CMD_PUT_Q, UACCE_CMD_START_Q, UACCE_MAX_REGION } from "../abi/uacce.ts";
 import { errnoValue, errorCode } from "../sys/errno.ts";
 import { ClosedError, closeAll, SyscallError, TimeoutError } from "../sys/error.ts";
 import { MappedMemory, pageSize } from "../sys/mman.ts";
+import { pollBlocking } from "../sys/poll.ts";
 import { reactor } from "../sys/reactor.ts";
 import { existsSync } from "node:fs";
 import { close as closeFd, ioctl, ioctlErrno, open as openFd } from "../sys/fd.ts";
@@ -251,6 +252,28 @@ export class UacceQueueFd {
       }
       if (this.#closed) throw new ClosedError("wait for completions", `UACCE queue "${this.path}"`);
       this.check("wait for completions");
+    }
+  }
+
+  /**
+   * Like `ready`, but blocks the calling thread in poll(2), checking every
+   * `UACCE_LIVENESS_MS` of quiet that the driver is still there: for a thread given to a
+   * data path (a Worker), as a C client sleeps.
+   *
+   * @throws {TimeoutError} After `timeout` ms.
+   * @throws {DeviceRemovedError} When the driver was removed meanwhile.
+   */
+  readySync(options: { readonly timeout?: number } = {}): void {
+    const { timeout } = options;
+    const deadline = timeout === undefined ? Infinity : performance.now() + timeout;
+    const label = `UACCE queue "${this.path}"`;
+    for (;;) {
+      this.#usable("wait for completions");
+      const left = deadline - performance.now();
+      if (pollBlocking(this.#fd, POLLIN, Math.max(0, Math.min(left, this.#livenessMs)), { op: "wait for completions", path: this.path }) !== 0) return;
+      if (this.#closed) throw new ClosedError("wait for completions", label);
+      this.check("wait for completions");
+      if (left <= this.#livenessMs) throw new TimeoutError(`wait for completions on ${label}`, timeout!);
     }
   }
 

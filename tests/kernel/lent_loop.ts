@@ -2,7 +2,8 @@
  * The loop the kernel tier drives a lent ring with, on either class: `n` requests, at
  * most `depth` in flight; `put(slot, k)` writes request `k` into reserved slot `slot`;
  * each completion's id (word 0 in both protocols) is counted, and `check(at)` checks the
- * completion at word `at`. When nothing is ready it sleeps in `readable()`.
+ * completion at word `at`. When nothing is ready it sleeps in `readable()`, or with
+ * `sync` in `readableSync()` (the thread blocked in poll(2)).
  */
 import { expect } from "bun:test";
 import type { LentRing } from "../../mod.ts";
@@ -14,6 +15,7 @@ export async function lentRoundTrips<Req>(
   depth: number,
   put: (slot: number, k: number) => void,
   check: (at: number) => void,
+  sync = false,
 ): Promise<{ sleeps: number; seen: Uint8Array }> {
   const seen = new Uint8Array(n);
   let sent = 0, done = 0, sleeps = 0;
@@ -24,7 +26,7 @@ export async function lentRoundTrips<Req>(
     let got = ring.ready();
     if (got === 0) {
       sleeps++;
-      got = await ring.readable({ timeout: 60_000 });
+      got = sync ? ring.readableSync({ timeout: 60_000 }) : await ring.readable({ timeout: 60_000 });
     }
     for (let i = 0; i < got; i++) {
       const c = ring.completion(i);

@@ -235,18 +235,21 @@ describe("requestQueue on the dummy UACCE driver", () => {
     expect(kernelProblems()).toEqual([]);
   }, 600_000);
 
-  test("the rings lent in place: 1,500 copies written into ring slots, payloads checked, readable() woken by the fd's readiness", async () => {
+  test("the rings lent in place: 1,500 copies written into ring slots, payloads checked, readable() and readableSync() woken by the fd's readiness", async () => {
     requireUacce();
     await using q: UQ = await requestQueue<UacceDummyRequest, UacceDummyCompletion>({ alg: "copy", spin: 0, ...API });
     expect(q.interrupts).toBe(true);
     const N = 1500, LEN = 64, DEPTH = 16;
     const src = q.alloc(N * LEN), dst = q.alloc(N * LEN);
     fill(src.bytes(), 7);
-    {
+    // Half with readable() (the reactor), half with readableSync() (this thread in poll(2)).
+    for (const [sync, base] of [[false, 0], [true, N / 2]] as const) {
       using ring = q.lendRing();
-      await lentRoundTrips(ring, N, DEPTH, (i, k) => {
-        ring.put(i, { op: "copy", id: k, src: src.iova + BigInt(k * LEN), dst: dst.iova + BigInt(k * LEN), len: LEN });
-      }, (c) => expect([ring.cq[c + 1]! & 0xffff, ring.cq[c + 2]]).toEqual([0, LEN])); // status, result
+      const { sleeps } = await lentRoundTrips(ring, N / 2, DEPTH, (i, k) => {
+        const off = BigInt((base + k) * LEN);
+        ring.put(i, { op: "copy", id: k, src: src.iova + off, dst: dst.iova + off, len: LEN });
+      }, (c) => expect([ring.cq[c + 1]! & 0xffff, ring.cq[c + 2]]).toEqual([0, LEN]), sync); // status, result
+      console.log(`lent ring, ${sync ? "readableSync" : "readable"}: ${N / 2} copies, ${sleeps} sleeps`);
     }
     expect(Buffer.compare(dst.bytes(), src.bytes())).toBe(0);
     expect((await q.run({ op: "nop" }, { timeout: 10_000 })).status).toBe(0); // the queue's own path again

@@ -332,9 +332,18 @@ test("a queue's ring lent in place round-trips requests over a stand-in device (
   assert.equal(await ring.readable({ timeout: 1000 }), 3);
   assert.deepEqual([0, 1, 2].map((i) => ring.cq[ring.completion(i)]), [40, 41, 42]);
   ring.consume(2);
+  assert.equal(regs[0x044 / 4], 0); // given back with the next doorbell, look or giveBack
+  assert.equal(ring.readableSync({ timeout: 1000 }), 1); // the third, at the first look
   assert.equal(regs[0x044 / 4], 2); // the completion head gives two slots back
   ring.giveBack();
   assert.deepEqual(q.poll().map((c) => c.id), [42]); // what was not consumed is the queue's
+  // Nothing on the ring: readableSync() sleeps the thread in timed steps (no interrupt
+  // here) until the timeout.
+  const again = q.lendRing();
+  const t0 = performance.now();
+  assert.throws(() => again.readableSync({ timeout: 30 }), root.TimeoutError);
+  assert.ok(performance.now() - t0 >= 29);
+  again.giveBack();
   await q.release();
   assert.throws(() => q.lendRing(), root.QueueReleasedError);
 });

@@ -1,8 +1,11 @@
 // The queue's rings lent for use in place (Queue.lendRing, LentRing) against the host-native
 // emulator, a device that runs in another process: requests written into ring slots (by
 // put and by hand), completions read where the device wrote them, the bounds of every move,
-// the loan's exclusivity, readable()'s sleep on the interrupt, and the loan's end.
+// the loan's exclusivity, readable()'s and readableSync()'s sleeps on the interrupt, and the
+// loan's end.
 import { describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
+import process from "node:process";
 import { Emulator } from "../../scripts/emu/emulator.ts";
 import * as L from "../../src/drivers/wd_dummy_v1_layout.ts";
 import { wdDummyV1Driver } from "../../src/drivers/wd_dummy_v1.ts";
@@ -209,6 +212,53 @@ describe("a lent ring on the emulator", () => {
     expect(ring.cq[ring.completion(0) + CPL_ID]).toBe(5);
     expect(emu.stats().irqs).toBe(irqs); // nothing armed the interrupt
     await expect(ring.readable({ timeout: 20 })).resolves.toBe(1); // not consumed: still ready
+  });
+
+  test("readableSync() blocks the thread in poll(2) on the completion interrupt until the device signals, times out, and refuses beside a pending readable()", async () => {
+    await using emu = await Emulator.start();
+    await using q = emu.queue({ spin: 0 });
+    const ring = q.lendRing();
+    let t0 = performance.now();
+    expect(() => ring.readableSync({ timeout: 30 })).toThrow(TimeoutError);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(29);
+    expect(() => ring.readableSync({ timeout: 0 })).toThrow(/timed out after 0 ms/);
+    expect(() => ring.readableSync({ timeout: -1 })).toThrow(RangeError);
+    // The device stopped, a request published, the device let go 50 ms later by another
+    // process: the thread sleeps in poll() until the interrupt.
+    const irqs = emu.stats().irqs;
+    process.kill(emu.pid, "SIGSTOP");
+    spawn("sh", ["-c", `sleep 0.05; kill -CONT ${emu.pid}`], { stdio: "ignore" });
+    ring.reserve(1);
+    ring.put(0, { op: "nop", id: 7 });
+    ring.publish(1);
+    t0 = performance.now();
+    expect(ring.readableSync({ timeout: 5000 })).toBe(1);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(30);
+    expect(emu.stats().irqs).toBeGreaterThan(irqs);
+    expect(ring.cq[ring.completion(0) + CPL_ID]).toBe(7);
+    ring.consume(1);
+    const pending = ring.readable({ timeout: 50 });
+    expect(() => ring.readableSync({ timeout: 10 })).toThrow(/already pending/);
+    await expect(pending).rejects.toBeInstanceOf(TimeoutError);
+    ring.giveBack();
+    expect(() => ring.readableSync({ timeout: 10 })).toThrow(/was given back/);
+  });
+
+  test("without the interrupt, readableSync() sleeps the thread in timed steps and still sees a completion that comes later", async () => {
+    await using emu = await Emulator.start();
+    await using q = emu.queue({ spin: 0, interrupts: false });
+    using ring = q.lendRing();
+    const irqs = emu.stats().irqs;
+    process.kill(emu.pid, "SIGSTOP");
+    spawn("sh", ["-c", `sleep 0.05; kill -CONT ${emu.pid}`], { stdio: "ignore" });
+    ring.reserve(1);
+    ring.put(0, { op: "nop", id: 8 });
+    ring.publish(1);
+    const t0 = performance.now();
+    expect(ring.readableSync({ timeout: 5000 })).toBe(1);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(30);
+    expect(ring.cq[ring.completion(0) + CPL_ID]).toBe(8);
+    expect(emu.stats().irqs).toBe(irqs); // nothing armed the interrupt
   });
 
   test("releasing the queue ends the loan: a sleeping readable() and every later move throw QueueReleasedError", async () => {

@@ -185,6 +185,10 @@ describe("a queue over UACCE", () => {
     expect(ids).toEqual([10, 11]);
     ring.consume(2);
     expect([...buf.bytes(128, 128)]).toEqual([...buf.bytes(0, 128)]);
+    // readableSync() blocks the thread in poll(2) on the same fd, checking the driver is there.
+    const t0 = performance.now();
+    expect(() => ring.readableSync({ timeout: 40 })).toThrow(/^Cannot wait for completions on the ring of .*: timed out after 40 ms$/);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(39);
     dev!.removed = true;
     expect(() => ring.reserve(1)).toThrow(DeviceRemovedError);
     expect(() => ring.ready()).toThrow(DeviceRemovedError);
