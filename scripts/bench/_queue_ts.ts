@@ -55,6 +55,8 @@ export interface LatencyCase {
 export interface RpsResult {
   rps: number;
   cpuNs: number;
+  /** Interrupts the emulator signalled per request: how often the client slept and was woken (irq mode). */
+  irqs?: number;
 }
 /** Latency percentiles of one run, µs. */
 export interface LatencyResult {
@@ -387,7 +389,9 @@ export async function tsRps(k: RpsCase, n: number, emuCpu?: number): Promise<Rps
   await using emu = await emulator(emuCpu);
   await using q = emu.queue(k.mode === "irq" ? { spin: 0 } : {});
   const x = slotsOf(q, k.depth, k.size);
-  return await timed(n, (t0) => polled(x, k, n, t0));
+  const irqs0 = emu.stats().irqs;
+  const r = await timed(n, (t0) => polled(x, k, n, t0));
+  return { ...r, irqs: (emu.stats().irqs - irqs0) / n };
 }
 
 /** The loop of an rps case by its api (`run` from workers; floor has its own runner). */
@@ -485,7 +489,7 @@ function cClient(cBin: string, emuBin: string, args: string[], emuCpu: number | 
 /** The C client's side of an rps case (`cBin`, `emuBin`: from `buildEmu`; the api does not apply). */
 export function cRps(cBin: string, emuBin: string, k: RpsCase, n: number, emuCpu?: number): RpsResult {
   const o = cClient(cBin, emuBin, ["-k", "rps", "-m", k.mode, "-d", String(k.depth), "-l", String(k.size), "-n", String(n), ...(k.checks ? [] : ["-q"])], emuCpu);
-  return { rps: o["rps"]!, cpuNs: o["cpu_ns"]! };
+  return { rps: o["rps"]!, cpuNs: o["cpu_ns"]!, irqs: o["irqs"]! / n };
 }
 
 /** The C client's side of a latency case. */
