@@ -62,6 +62,8 @@ export interface RpsResult {
 export interface LatencyResult {
   p50: number;
   p99: number;
+  /** Interrupts the emulator signalled per request (how often the client slept). */
+  irqs?: number;
 }
 
 /** Bytes of random source data the checked cases copy from. */
@@ -423,6 +425,7 @@ export async function tsLatency(k: LatencyCase, n: number, emuCpu?: number): Pro
   const buf = q.alloc(2 * k.size);
   const src = Number(buf.iova), dst = src + k.size;
   const lat = new Float64Array(n);
+  const irqs0 = emu.stats().irqs;
   if (k.api === "run") {
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
@@ -475,7 +478,7 @@ export async function tsLatency(k: LatencyCase, n: number, emuCpu?: number): Pro
     }
   }
   lat.sort();
-  return { p50: percentile(lat, 0.5), p99: percentile(lat, 0.99) };
+  return { p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), irqs: (emu.stats().irqs - irqs0) / n };
 }
 
 function cClient(cBin: string, emuBin: string, args: string[], emuCpu: number | undefined): Record<string, number> {
@@ -495,7 +498,7 @@ export function cRps(cBin: string, emuBin: string, k: RpsCase, n: number, emuCpu
 /** The C client's side of a latency case. */
 export function cLatency(cBin: string, emuBin: string, k: LatencyCase, n: number, emuCpu?: number): LatencyResult {
   const o = cClient(cBin, emuBin, ["-k", "latency", "-m", k.mode, "-l", String(k.size), "-n", String(n), "-q"], emuCpu);
-  return { p50: o["p50_us"]!, p99: o["p99_us"]! };
+  return { p50: o["p50_us"]!, p99: o["p99_us"]!, irqs: o["irqs"]! / n };
 }
 
 /**

@@ -293,9 +293,10 @@ int main(int argc, char **argv)
 			set_cq_head(t);
 		}
 		qsort(lat, n, sizeof(double), cmp_double);
+		irqs = __atomic_load_n((volatile unsigned long long *)(mem + EMU_HOST_OFFSET + EMU_HOST_IRQS), __ATOMIC_ACQUIRE);
 		stop_emulator();
-		printf("{\"kind\":\"latency\",\"n\":%u,\"failed\":%u,\"p50_us\":%.3f,\"p99_us\":%.3f}\n",
-		       n, failed, lat[n / 2], lat[(uint32_t)(n * 0.99)]);
+		printf("{\"kind\":\"latency\",\"n\":%u,\"failed\":%u,\"p50_us\":%.3f,\"p99_us\":%.3f,\"irqs\":%llu}\n",
+		       n, failed, lat[n / 2], lat[(uint32_t)(n * 0.99)], irqs);
 		return failed ? 1 : 0;
 	}
 
