@@ -55,15 +55,19 @@ export interface LatencyCase {
 export interface RpsResult {
   rps: number;
   cpuNs: number;
-  /** Interrupts the emulator signalled per request: how often the client slept and was woken (irq mode). */
+  /** Interrupts the emulator signalled per request (irq mode). */
   irqs?: number;
+  /** Voluntary context switches of the client process per request: how often it really blocked. */
+  sleeps?: number;
 }
 /** Latency percentiles of one run, µs. */
 export interface LatencyResult {
   p50: number;
   p99: number;
-  /** Interrupts the emulator signalled per request (how often the client slept). */
+  /** Interrupts the emulator signalled per request. */
   irqs?: number;
+  /** Voluntary context switches of the client process per request: how often it really blocked. */
+  sleeps?: number;
 }
 
 /** Bytes of random source data the checked cases copy from. */
@@ -344,13 +348,13 @@ function loopFloor(r: RawRing, x: Omit<Slots, "q">, k: RpsCase, n: number, t0: n
 
 /** Times `n` requests of `loop` (given when it starts): requests per second and the process's CPU per request; throws when any failed or came back wrong. */
 export async function timed(n: number, loop: (t0: number) => [number, number] | Promise<[number, number]>): Promise<RpsResult> {
-  const c0 = cpuNow();
+  const c0 = cpuNow(), s0 = process.resourceUsage().voluntaryContextSwitches;
   const t0 = performance.now();
   const [failed, bad] = await loop(t0);
   const secs = (performance.now() - t0) / 1000;
-  const cpu = cpuNow() - c0;
+  const cpu = cpuNow() - c0, sleeps = process.resourceUsage().voluntaryContextSwitches - s0;
   if (failed > 0 || bad > 0) throw new Error(`${failed} requests failed, ${bad} came back wrong`);
-  return { rps: n / secs, cpuNs: cpu / n };
+  return { rps: n / secs, cpuNs: cpu / n, sleeps: sleeps / n };
 }
 
 /** The emulator, pinned to `emuCpu` when given. */
@@ -425,7 +429,7 @@ export async function tsLatency(k: LatencyCase, n: number, emuCpu?: number): Pro
   const buf = q.alloc(2 * k.size);
   const src = Number(buf.iova), dst = src + k.size;
   const lat = new Float64Array(n);
-  const irqs0 = emu.stats().irqs;
+  const irqs0 = emu.stats().irqs, s0 = process.resourceUsage().voluntaryContextSwitches;
   if (k.api === "run") {
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
@@ -478,7 +482,8 @@ export async function tsLatency(k: LatencyCase, n: number, emuCpu?: number): Pro
     }
   }
   lat.sort();
-  return { p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), irqs: (emu.stats().irqs - irqs0) / n };
+  const sleeps = process.resourceUsage().voluntaryContextSwitches - s0;
+  return { p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), irqs: (emu.stats().irqs - irqs0) / n, sleeps: sleeps / n };
 }
 
 function cClient(cBin: string, emuBin: string, args: string[], emuCpu: number | undefined): Record<string, number> {
@@ -492,13 +497,13 @@ function cClient(cBin: string, emuBin: string, args: string[], emuCpu: number | 
 /** The C client's side of an rps case (`cBin`, `emuBin`: from `buildEmu`; the api does not apply). */
 export function cRps(cBin: string, emuBin: string, k: RpsCase, n: number, emuCpu?: number): RpsResult {
   const o = cClient(cBin, emuBin, ["-k", "rps", "-m", k.mode, "-d", String(k.depth), "-l", String(k.size), "-n", String(n), ...(k.checks ? [] : ["-q"])], emuCpu);
-  return { rps: o["rps"]!, cpuNs: o["cpu_ns"]!, irqs: o["irqs"]! / n };
+  return { rps: o["rps"]!, cpuNs: o["cpu_ns"]!, irqs: o["irqs"]! / n, sleeps: o["sleeps"]! / n };
 }
 
 /** The C client's side of a latency case. */
 export function cLatency(cBin: string, emuBin: string, k: LatencyCase, n: number, emuCpu?: number): LatencyResult {
   const o = cClient(cBin, emuBin, ["-k", "latency", "-m", k.mode, "-l", String(k.size), "-n", String(n), "-q"], emuCpu);
-  return { p50: o["p50_us"]!, p99: o["p99_us"]!, irqs: o["irqs"]! / n };
+  return { p50: o["p50_us"]!, p99: o["p99_us"]!, irqs: o["irqs"]! / n, sleeps: o["sleeps"]! / n };
 }
 
 /**

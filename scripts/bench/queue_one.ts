@@ -45,7 +45,7 @@ const cBin = withC ? buildEmu("emu_client") : "";
 
 await tsRps(k, Math.ceil(n / 4), emuCpu); // JIT warm-up, untimed
 const ts: RpsResult[] = [], c: RpsResult[] = [];
-const fmt = (r: RpsResult) => `${(r.rps / 1e6).toFixed(3)}M rps ${r.cpuNs.toFixed(0)} ns CPU/req${mode === "irq" ? ` ${(r.irqs ?? 0).toFixed(2)} irq/req` : ""}`;
+const fmt = (r: RpsResult) => `${(r.rps / 1e6).toFixed(3)}M rps ${r.cpuNs.toFixed(0)} ns CPU/req${mode === "irq" ? ` ${(r.irqs ?? 0).toFixed(2)} irq/req ${(r.sleeps ?? 0).toFixed(2)} sleeps/req` : ""}`;
 for (let i = 0; i < repeat; i++) {
   const t = await tsRps(k, n, emuCpu);
   ts.push(t);

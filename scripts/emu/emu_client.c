@@ -37,6 +37,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "wd_dummy_v1.h"
@@ -92,6 +93,15 @@ static double cpu_now(void)
 
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Times this process gave up its CPU of its own accord (blocked, in poll() for one). */
+static long sleeps_now(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_nvcsw;
 }
 
 /* The memfd, the eventfds, the emulator as a child with them on fds 3, 4, 5. */
@@ -243,6 +253,7 @@ int main(int argc, char **argv)
 	uint32_t submitted = 0, done = 0, failed = 0, bad = 0;
 	double t0, t1, c0, c1;
 	unsigned long long irqs;
+	long sleeps;
 
 	while ((opt = getopt(argc, argv, "e:k:m:n:l:d:qs:c:")) != -1) {
 		switch (opt) {
@@ -279,6 +290,7 @@ int main(int argc, char **argv)
 
 		if (!lat)
 			die("malloc");
+		sleeps = sleeps_now();
 		for (uint32_t i = 0; i < n; i++) {
 			uint32_t t;
 
@@ -292,11 +304,12 @@ int main(int argc, char **argv)
 				failed++;
 			set_cq_head(t);
 		}
+		sleeps = sleeps_now() - sleeps;
 		qsort(lat, n, sizeof(double), cmp_double);
 		irqs = __atomic_load_n((volatile unsigned long long *)(mem + EMU_HOST_OFFSET + EMU_HOST_IRQS), __ATOMIC_ACQUIRE);
 		stop_emulator();
-		printf("{\"kind\":\"latency\",\"n\":%u,\"failed\":%u,\"p50_us\":%.3f,\"p99_us\":%.3f,\"irqs\":%llu}\n",
-		       n, failed, lat[n / 2], lat[(uint32_t)(n * 0.99)], irqs);
+		printf("{\"kind\":\"latency\",\"n\":%u,\"failed\":%u,\"p50_us\":%.3f,\"p99_us\":%.3f,\"irqs\":%llu,\"sleeps\":%ld}\n",
+		       n, failed, lat[n / 2], lat[(uint32_t)(n * 0.99)], irqs, sleeps);
 		return failed ? 1 : 0;
 	}
 
@@ -304,6 +317,7 @@ int main(int argc, char **argv)
 		free_slots[nfree++] = depth - 1 - i;
 	t0 = now();
 	c0 = cpu_now();
+	sleeps = sleeps_now();
 	while (done < n) {
 		uint32_t t;
 
@@ -336,11 +350,12 @@ int main(int argc, char **argv)
 	}
 	c1 = cpu_now();
 	t1 = now();
+	sleeps = sleeps_now() - sleeps;
 	/* Interrupts the emulator signalled: how often the client slept and was woken. */
 	irqs = __atomic_load_n((volatile unsigned long long *)(mem + EMU_HOST_OFFSET + EMU_HOST_IRQS), __ATOMIC_ACQUIRE);
 	stop_emulator();
-	printf("{\"kind\":\"rps\",\"n\":%u,\"failed\":%u,\"bad\":%u,\"seconds\":%.6f,\"rps\":%.0f,\"cpu_ns\":%.1f,\"irqs\":%llu}\n",
-	       n, failed, bad, t1 - t0, n / (t1 - t0), (c1 - c0) * 1e9 / n, irqs);
+	printf("{\"kind\":\"rps\",\"n\":%u,\"failed\":%u,\"bad\":%u,\"seconds\":%.6f,\"rps\":%.0f,\"cpu_ns\":%.1f,\"irqs\":%llu,\"sleeps\":%ld}\n",
+	       n, failed, bad, t1 - t0, n / (t1 - t0), (c1 - c0) * 1e9 / n, irqs, sleeps);
 	return failed || bad ? 1 : 0;
 
 usage:
