@@ -312,21 +312,7 @@ export const MUTATIONS: readonly Mutation[] = [
     find: "    if (!putFast(sq, w, r)) putChecked(sq, w, r);\n    tail = (tail + 1) >>> 0;\n",
     replace: "    tail = (tail + 1) >>> 0;\n    if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);\n    else h.ring(tail);\n    if (!putFast(sq, w, r)) putChecked(sq, w, r);\n",
   },
-  // Completions read are given back (CQ_HEAD) after the next doorbell, before the next look or arming, and before a loan.
-  {
-    id: "wd-head-kept-on-submit",
-    rule: "submit gives the device the completions read since its last head, after the doorbell",
-    file: DRIVER,
-    find: "  else h.ring(tail);\n  if (h.cqHeadOut !== h.cqHead) giveHead(h);\n  return n;\n}\n\n/**\n * Checks a request",
-    replace: "  else h.ring(tail);\n  return n;\n}\n\n/**\n * Checks a request",
-  },
-  {
-    id: "wd-head-kept-on-submit-encoded",
-    rule: "submitEncoded gives the device the completions read since its last head, after the doorbell",
-    file: DRIVER,
-    find: "then one doorbell for the batch.\n  if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);\n  else h.ring(tail);\n  if (h.cqHeadOut !== h.cqHead) giveHead(h);\n",
-    replace: "then one doorbell for the batch.\n  if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);\n  else h.ring(tail);\n",
-  },
+  // Completions read are given back (CQ_HEAD) before the next look or arming, and before a loan.
   {
     id: "wd-head-kept-on-look",
     rule: "a look for completions first gives the device the completions already read",

@@ -72,13 +72,13 @@ function driverLoop(h, regs, n, batch) {
     for (let i = 0; i < n; i++) {
       sent += driver.submit(h, singles[i & 255]);
       regs[SQ_HEAD] = h.sqTail; // the device read them
-      h.cqHead = h.cqHeadOut = h.sqTail; // their completions were reaped and given back (the poll side's store, not timed here)
+      h.cqHead = h.sqTail; // their completions were reaped
     }
   } else {
     for (let i = 0; i < n; i += 16) {
       sent += driver.submit(h, batches[(i >> 4) & 15]);
       regs[SQ_HEAD] = h.sqTail;
-      h.cqHead = h.cqHeadOut = h.sqTail;
+      h.cqHead = h.sqTail;
     }
   }
   return sent;
@@ -95,13 +95,13 @@ function encodedLoop(h, regs, n, batch) {
     for (let i = 0; i < n; i++) {
       sent += driver.submitEncoded(h, words, i & 255, 1);
       regs[SQ_HEAD] = h.sqTail;
-      h.cqHead = h.cqHeadOut = h.sqTail;
+      h.cqHead = h.sqTail;
     }
   } else {
     for (let i = 0; i < n; i += 16) {
       sent += driver.submitEncoded(h, words, i & 255, 16);
       regs[SQ_HEAD] = h.sqTail;
-      h.cqHead = h.cqHeadOut = h.sqTail;
+      h.cqHead = h.sqTail;
     }
   }
   return sent;

@@ -256,7 +256,6 @@ function submit(h: DummyHandle, requests: readonly DummyRequest[]): number {
   // make, or wd_doorbell32 (the architecture's write barrier, then the store).
   if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);
   else h.ring(tail);
-  if (h.cqHeadOut !== h.cqHead) giveHead(h);
   return n;
 }
 
@@ -301,7 +300,6 @@ function submitEncoded(h: DummyHandle, words: Uint32Array, first: number, count:
   // Barrier: as in submit, the descriptor stores above, then one doorbell for the batch.
   if (h.ringInline) Atomics.store(h.regs, R_DOORBELL, tail);
   else h.ring(tail);
-  if (h.cqHeadOut !== h.cqHead) giveHead(h);
   return n;
 }
 

@@ -35,7 +35,7 @@ export interface CompletionRing {
   cqHead: number;
   /**
    * The completion head as the device last saw it. Reading completions moves `cqHead`
-   * only; `giveHead` stores it, at the next look, doorbell or arming (see `giveHead`).
+   * only; `giveHead` stores it, at the next look or arming (see `giveHead`).
    */
   cqHeadOut: number;
 }
@@ -50,12 +50,14 @@ const R_CQ_TAIL = L.WD_DUMMY_V1_REG_CQ_TAIL / 4;
  * a release store (Atomics.store is sequentially consistent); the reads of the entries
  * came before it, so the device overwrites them only after.
  *
- * Made at the next look for completions (before it), after the next doorbell, before
- * arming the interrupt, and when the ring is lent: not where the completions were read.
- * A store to the device is a full barrier in JavaScript (a locked exchange on x86-64),
- * which holds the CPU until the device's cache line is back; between a completion and the
- * next request's doorbell that wait is on the round trip's path, after the doorbell it is
- * not. The device only sees its completion ring as fuller meanwhile.
+ * Made at the next look for completions (before it), before arming the interrupt, and
+ * when the ring is lent: not where the completions were read. A store to the device is a
+ * full barrier in JavaScript (a locked exchange on x86-64), which holds the CPU until the
+ * device's cache line is back; between a completion and the next request's doorbell that
+ * wait is on the round trip's path, at the next look (after the doorbell, in a loop that
+ * sends and then polls) it is not. The device only sees its completion ring as fuller
+ * meanwhile. `submit` and `submitEncoded` leave it alone: a store, or a call, there
+ * would keep the JIT from inlining them into the caller's loop.
  */
 export function giveHead(h: CompletionRing): void {
   Atomics.store(h.regs, R_CQ_HEAD, (h.cqHeadOut = h.cqHead));
