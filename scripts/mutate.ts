@@ -314,6 +314,13 @@ export const MUTATIONS: readonly Mutation[] = [
   },
   // Completions read are given back (CQ_HEAD) before the next look or arming, and before a loan.
   {
+    id: "wd-head-kept-when-full",
+    rule: "the driver gives the completion head back before a doorbell the device would find no completion slot for",
+    file: DRIVER,
+    find: "  if (n > 0 && ((tail + n - h.cqHeadOut) >>> 0) > h.cqEntries) giveHead(h);\n",
+    replace: "",
+  },
+  {
     id: "wd-head-kept-on-look",
     rule: "a look for completions first gives the device the completions already read",
     file: "src/drivers/wd_dummy_v1_cq.ts",

@@ -231,7 +231,17 @@ function room(h: DummyHandle, want: number): number {
   // always has a slot for the completion of what it consumes.
   const cqFree = h.cqEntries - ((tail - h.cqHead) >>> 0);
   const n = want < sqFree ? want : sqFree;
-  return cqFree < n ? cqFree : n;
+  return headFor(h, tail, cqFree < n ? cqFree : n);
+}
+
+/**
+ * `n`, after giving the completion head back if the device, counting from the head it
+ * has, would find no slot for the completions of `n` more requests; otherwise the head
+ * goes back at the next look (giveHead).
+ */
+function headFor(h: DummyHandle, tail: number, n: number): number {
+  if (n > 0 && ((tail + n - h.cqHeadOut) >>> 0) > h.cqEntries) giveHead(h);
+  return n;
 }
 
 function submit(h: DummyHandle, requests: readonly DummyRequest[]): number {

@@ -56,8 +56,10 @@ const R_CQ_TAIL = L.WD_DUMMY_V1_REG_CQ_TAIL / 4;
  * device's cache line is back; between a completion and the next request's doorbell that
  * wait is on the round trip's path, at the next look (after the doorbell, in a loop that
  * sends and then polls) it is not. The device only sees its completion ring as fuller
- * meanwhile. `submit` and `submitEncoded` leave it alone: a store, or a call, there
- * would keep the JIT from inlining them into the caller's loop.
+ * meanwhile, and only until it would find no slot for what is sent: then the driver's
+ * room count gives the head back before the doorbell. `submit` and `submitEncoded` leave
+ * it alone otherwise: a store, or a call, there would keep the JIT from inlining them into
+ * the caller's loop.
  */
 export function giveHead(h: CompletionRing): void {
   Atomics.store(h.regs, R_CQ_HEAD, (h.cqHeadOut = h.cqHead));
