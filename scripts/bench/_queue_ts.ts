@@ -51,23 +51,22 @@ export interface LatencyCase {
   readonly mode: Mode;
   readonly api: Api;
 }
-/** Requests per second and CPU per request of one run. */
-export interface RpsResult {
-  rps: number;
-  cpuNs: number;
-  /** Interrupts the emulator signalled per request (irq mode). */
-  irqs?: number;
-  /** Voluntary context switches of the client process per request: how often it really blocked. */
-  sleeps?: number;
-}
-/** Latency percentiles of one run, µs. */
-export interface LatencyResult {
-  p50: number;
-  p99: number;
+/** How often a run's client was signalled and really slept, per request. */
+export interface SleepCounts {
   /** Interrupts the emulator signalled per request. */
   irqs?: number;
   /** Voluntary context switches of the client process per request: how often it really blocked. */
   sleeps?: number;
+}
+/** Requests per second and CPU per request of one run. */
+export interface RpsResult extends SleepCounts {
+  rps: number;
+  cpuNs: number;
+}
+/** Latency percentiles of one run, µs. */
+export interface LatencyResult extends SleepCounts {
+  p50: number;
+  p99: number;
 }
 
 /** Bytes of random source data the checked cases copy from. */

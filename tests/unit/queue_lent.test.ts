@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import process from "node:process";
 import { Emulator } from "../../scripts/emu/emulator.ts";
 import * as L from "../../src/drivers/wd_dummy_v1_layout.ts";
-import { wdDummyV1Driver } from "../../src/drivers/wd_dummy_v1.ts";
+import { type DummyRequest, wdDummyV1Driver } from "../../src/drivers/wd_dummy_v1.ts";
 import { LentRing } from "../../src/queue/lent.ts";
 import { Queue } from "../../src/queue/queue.ts";
 import { QueueReleasedError } from "../../src/queue/types.ts";
@@ -33,6 +33,18 @@ async function takeAll(ring: LentRing, want: number): Promise<number[][]> {
     ring.consume(n);
   }
   return out;
+}
+
+/**
+ * Stops the emulator, publishes a nop with `id`, and has another process let the emulator
+ * go 50 ms later: a wait that starts now must sleep until the device answers.
+ */
+function publishWhileStopped(emu: Emulator, ring: LentRing<DummyRequest>, id: number): void {
+  process.kill(emu.pid, "SIGSTOP");
+  spawn("sh", ["-c", `sleep 0.05; kill -CONT ${emu.pid}`], { stdio: "ignore" });
+  ring.reserve(1);
+  ring.put(0, { op: "nop", id });
+  ring.publish(1);
 }
 
 describe("a lent ring on the emulator", () => {
@@ -226,11 +238,7 @@ describe("a lent ring on the emulator", () => {
     // The device stopped, a request published, the device let go 50 ms later by another
     // process: the thread sleeps in poll() until the interrupt.
     const irqs = emu.stats().irqs;
-    process.kill(emu.pid, "SIGSTOP");
-    spawn("sh", ["-c", `sleep 0.05; kill -CONT ${emu.pid}`], { stdio: "ignore" });
-    ring.reserve(1);
-    ring.put(0, { op: "nop", id: 7 });
-    ring.publish(1);
+    publishWhileStopped(emu, ring, 7);
     t0 = performance.now();
     expect(ring.readableSync({ timeout: 5000 })).toBe(1);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(30);
@@ -249,11 +257,7 @@ describe("a lent ring on the emulator", () => {
     await using q = emu.queue({ spin: 0, interrupts: false });
     using ring = q.lendRing();
     const irqs = emu.stats().irqs;
-    process.kill(emu.pid, "SIGSTOP");
-    spawn("sh", ["-c", `sleep 0.05; kill -CONT ${emu.pid}`], { stdio: "ignore" });
-    ring.reserve(1);
-    ring.put(0, { op: "nop", id: 8 });
-    ring.publish(1);
+    publishWhileStopped(emu, ring, 8);
     const t0 = performance.now();
     expect(ring.readableSync({ timeout: 5000 })).toBe(1);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(30);
